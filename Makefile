@@ -1,0 +1,36 @@
+# Two commands on a fresh machine: `make demo` (the main job) and `make test` (the suite).
+# Both build .venv from uv.lock with Python 3.12; nothing needs installing by hand.
+
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_LINK_MODE := copy
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: demo test test-fast lint docs clean
+
+$(UV):
+	PY=$$(scripts/find-python) && $$PY -m venv .tools && .tools/bin/pip install -q uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml core/pyproject.toml registry/pyproject.toml plugins/*/pyproject.toml
+	$(UV) sync --locked --all-packages --python "$$(scripts/find-python)"
+	touch $@
+
+demo: $(VENV)/.synced
+	$(VENV)/bin/ssmhub models
+	$(VENV)/bin/ssmhub simulate ddm --theta v=1,a=1.5,z=0.5,t=0.3 -n 2000 --seed 0
+
+test: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
+	$(VENV)/bin/pytest
+
+test-fast: $(VENV)/.synced
+	$(VENV)/bin/pytest -m "not slow and not network"
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .tools site

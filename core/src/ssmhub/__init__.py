@@ -1,0 +1,25 @@
+"""ssmhub: a plugin registry of sequential sampling models with neural likelihoods.
+
+The public API is small on purpose: what a plugin needs (`hookimpl`, `ModelSpec`,
+`Parameter`, `Recipe`, `Simulation`) and what a user needs (`list_models`, `get_model`,
+`simulate`).
+"""
+
+from ssmhub.errors import SsmhubError
+from ssmhub.hookspecs import hookimpl
+from ssmhub.plugins import get_model, list_models
+from ssmhub.recipe import Recipe
+from ssmhub.simulation import Simulation, simulate
+from ssmhub.spec import ModelSpec, Parameter
+
+__all__ = [
+    "ModelSpec",
+    "Parameter",
+    "Recipe",
+    "Simulation",
+    "SsmhubError",
+    "get_model",
+    "hookimpl",
+    "list_models",
+    "simulate",
+]

@@ -1,0 +1,157 @@
+"""The ``ssmhub`` command. Heavy libraries are imported inside commands, so --help is quick."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ssmhub.errors import SsmhubError
+from ssmhub.plugins import get_manager
+
+app = typer.Typer(
+    name="ssmhub",
+    help="Sequential sampling models: simulate, train neural likelihoods, fit with PyMC.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+
+@app.command()
+def models() -> None:
+    """List the installed models with their parameters and bounds."""
+    manager = get_manager()
+    table = Table("model", "parameters [lower, upper]", "plugin")
+    for name in manager.catalog.names():
+        spec = manager.catalog.specs[name]
+        params = ", ".join(f"{p.name} [{p.lower:g}, {p.upper:g}]" for p in spec.parameters)
+        table.add_row(name, params, manager.records[manager.catalog.owners[name]].distribution)
+    console.print(table)
+
+
+@app.command()
+def info(model: Annotated[str, typer.Argument(help="Model name, e.g. ddm.")]) -> None:
+    """Show one model: its description, parameters, choices and recipes."""
+    manager = get_manager()
+    spec = manager.catalog.get(model)
+    owner = manager.records[manager.catalog.owners[model]]
+    console.print(f"[bold]{spec.name}[/bold] ({owner.distribution} {owner.version})")
+    console.print(spec.description)
+    table = Table("parameter", "lower", "upper", "default", "description")
+    for p in spec.parameters:
+        table.add_row(p.name, f"{p.lower:g}", f"{p.upper:g}", f"{p.default:g}", p.description)
+    console.print(table)
+    console.print(f"choices: {list(spec.choices)}")
+    console.print(f"ssm-simulators model: {spec.ssms_model or '(own simulator)'}")
+    for kind in ("lan", "cpn"):
+        recipe = manager.recipe(spec, kind)
+        console.print(
+            f"{kind} recipe: estimator={recipe.estimator}, parameter sets="
+            f"{recipe.n_parameter_sets}, simulations per set={recipe.n_simulations}"
+        )
+
+
+@app.command()
+def plugins() -> None:
+    """List the loaded plugins, the hooks they implement, and any error."""
+    table = Table("plugin", "distribution", "version", "hooks", "status")
+    for record in get_manager().records.values():
+        status = (
+            "[green]ok[/green]"
+            if not record.errors
+            else "[red]error[/red]\n" + "\n".join(record.errors)
+        )
+        table.add_row(
+            record.name, record.distribution, record.version, ", ".join(record.hooks), status
+        )
+    console.print(table)
+
+
+def _parse_theta(text: str) -> dict[str, float]:
+    theta: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise SsmhubError(f"--theta: {item!r} is not of the form name=value")
+        try:
+            theta[name.strip()] = float(value)
+        except ValueError:
+            raise SsmhubError(
+                f"--theta: value of {name.strip()!r} is not a number: {value!r}"
+            ) from None
+    return theta
+
+
+@app.command()
+def simulate(
+    model: Annotated[str, typer.Argument(help="Model name, e.g. ddm.")],
+    theta: Annotated[str, typer.Option(help="Parameter values, e.g. v=1,a=1.5,z=0.5,t=0.3.")],
+    n: Annotated[int, typer.Option("-n", help="Number of trials.")] = 1000,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write the trials to this CSV file.")
+    ] = None,
+) -> None:
+    """Simulate trials; write them as CSV or print a summary."""
+    from ssmhub.simulation import simulate as run
+
+    data = run(model, _parse_theta(theta), n=n, seed=seed)
+    if output is not None:
+        _write_atomically(output, data.to_csv(index=False))
+        console.print(f"wrote {len(data)} trials to {output}")
+        return
+    table = Table(
+        "response",
+        "trials",
+        "share",
+        "mean rt",
+        "rt 10%",
+        "rt 50%",
+        "rt 90%",
+        title=f"{model}: {n} simulated trials",
+    )
+    for response, group in data.groupby("response"):
+        q = group["rt"].quantile([0.1, 0.5, 0.9]).to_numpy()
+        table.add_row(
+            str(response),
+            str(len(group)),
+            f"{len(group) / len(data):.3f}",
+            f"{group['rt'].mean():.3f}",
+            *(f"{x:.3f}" for x in q),
+        )
+    console.print(table)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path``, then rename: no half-written output."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def main() -> None:
+    """Entry point: add plugin commands, run, and turn user errors into exit code 2."""
+    try:
+        get_manager().add_commands(app)
+        app()
+    except SsmhubError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The likelihood contract: what the `register_likelihoods` hook registers.
+
+A builder hands back plain JAX functions; turning them into a PyTensor Op with gradients
+is the core's job, done once for every builder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple, Protocol
+
+from ssmhub.spec import ModelSpec
+
+Array = Any  # a jax.Array; jax is imported only where networks are used
+
+
+class Likelihood(NamedTuple):
+    """Per-trial log-likelihoods of one model as JAX functions.
+
+    ``logp_rt(params, rt, response)`` scores trials with a reaction time; ``logp_choice(params,
+    response)`` scores a response alone (None if the builder cannot). ``params`` is (N, P) in
+    the spec's parameter order; every function returns (N,).
+    """
+
+    logp_rt: Callable[[Array, Array, Array], Array]
+    logp_choice: Callable[[Array, Array], Array] | None
+
+
+class LikelihoodBuilder(Protocol):
+    """Builds a `Likelihood` for the models it supports, under a name users select."""
+
+    name: str
+
+    def supports(self, spec: ModelSpec) -> bool: ...
+
+    def build(self, spec: ModelSpec) -> Likelihood: ...

@@ -1,0 +1,219 @@
+"""Finding, loading and calling plugins.
+
+The core's own hook implementations load first, then every entry point in the group
+``ssmhub``. A plugin that fails to import, implements an unknown hook, or raises while
+registering is recorded with its error and left out; the others keep working.
+`PluginManager` wraps each hook in a typed method, so callers never touch pluggy.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+from ssmhub import hookspecs
+from ssmhub.errors import ModelConflictError, SsmhubError, UnknownModelError
+from ssmhub.spec import ModelSpec
+
+if TYPE_CHECKING:
+    import typer
+
+    from ssmhub.likelihood import LikelihoodBuilder
+    from ssmhub.recipe import NetworkKind, Recipe
+    from ssmhub.simulation import Simulator
+    from ssmhub.trainer import Trainer
+
+BUILTIN = "ssmhub (built-in)"
+PLUGINS_ENV = "SSMHUB_PLUGINS"
+
+
+@dataclass
+class PluginRecord:
+    """What `ssmhub plugins` shows about one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    hooks: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "error" if self.errors else "ok"
+
+
+@dataclass
+class Catalog:
+    """Every registered model, by name, with the plugin that registered it."""
+
+    owners: dict[str, str] = field(default_factory=dict)
+    specs: dict[str, ModelSpec] = field(default_factory=dict)
+    conflicts: dict[str, list[str]] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return sorted(self.specs)
+
+    def get(self, name: str) -> ModelSpec:
+        if name in self.conflicts:
+            raise ModelConflictError(_conflict_message(name, self.conflicts[name]))
+        try:
+            return self.specs[name]
+        except KeyError:
+            raise UnknownModelError(name, self.names()) from None
+
+
+def _conflict_message(name: str, plugins: list[str]) -> str:
+    return (
+        f"model {name!r} is registered by more than one plugin ({', '.join(plugins)}); "
+        "neither is used until one of them is uninstalled"
+    )
+
+
+class PluginManager:
+    """ssmhub's plugins, loaded once, with a typed method per hook."""
+
+    def __init__(self, entry_points: bool = True) -> None:
+        self._pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self._pm.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+        from ssmhub.default_plugins import PLUGINS
+
+        for module in PLUGINS:
+            self._register(module, module.__name__, BUILTIN, _core_version())
+        if entry_points:
+            self._load_entry_points()
+        self.catalog = self._collect_models()
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _load_entry_points(self) -> None:
+        wanted = os.environ.get(PLUGINS_ENV)
+        allowed = None if wanted is None else {w.strip() for w in wanted.split(",") if w.strip()}
+        for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else "?"
+            if allowed is not None and not allowed & {ep.name, dist}:
+                continue
+            try:
+                module = ep.load()
+            except Exception as exc:
+                self.records[ep.name] = PluginRecord(
+                    ep.name, dist, version, errors=[f"import failed: {_describe(exc)}"]
+                )
+                continue
+            self._register(module, ep.name, dist, version)
+
+    def _register(self, module: ModuleType, name: str, dist: str, version: str) -> None:
+        record = PluginRecord(name, dist, version)
+        self.records[name] = record
+        try:
+            self._pm.register(module, name=name)
+            self._pm.check_pending()
+        except Exception as exc:
+            if self._pm.is_registered(module):
+                self._pm.unregister(module)
+            record.errors.append(f"rejected: {_describe(exc)}")
+            return
+        record.hooks = sorted(caller.name for caller in self._pm.get_hookcallers(module) or [])
+
+    def _call_each(self, hook: str, **kwargs: Any) -> Iterator[tuple[PluginRecord, list[Any]]]:
+        """Call a hook plugin by plugin, so that a failure stays with its plugin.
+
+        Yields each plugin's record with what it passed to ``register``, if the hook has one.
+        """
+        for impl in getattr(self._pm.hook, hook).get_hookimpls():
+            items: list[Any] = []
+            arguments = {**kwargs, "register": items.append}
+            record = self.records[impl.plugin_name]
+            try:
+                impl.function(**{name: arguments[name] for name in impl.argnames})
+            except Exception as exc:
+                record.errors.append(f"{hook} failed: {_describe(exc)}")
+                continue
+            yield record, items
+
+    def _collect_models(self) -> Catalog:
+        catalog = Catalog()
+        claims: dict[str, list[tuple[str, ModelSpec]]] = {}
+        for record, items in self._call_each("register_models"):
+            bad = [item for item in items if not isinstance(item, ModelSpec)]
+            if bad:
+                record.errors.append(
+                    f"register_models failed: registered {type(bad[0]).__name__}, "
+                    "expected a ssmhub.ModelSpec"
+                )
+                continue
+            for spec in items:
+                claims.setdefault(spec.name, []).append((record.name, spec))
+        for name, owners in claims.items():
+            if len(owners) == 1:
+                catalog.owners[name], catalog.specs[name] = owners[0]
+                continue
+            plugins = [plugin for plugin, _ in owners]
+            catalog.conflicts[name] = plugins
+            for plugin in plugins:
+                self.records[plugin].errors.append(_conflict_message(name, plugins))
+        return catalog
+
+    # -- typed hook calls ------------------------------------------------------------------
+
+    def simulator(self, spec: ModelSpec) -> Simulator:
+        sim = self._pm.hook.model_simulator(spec=spec)
+        if sim is None:
+            raise SsmhubError(
+                f"no simulator for model {spec.name!r}: it names no ssm-simulators model and "
+                "no plugin implements model_simulator for it"
+            )
+        return sim
+
+    def recipe(self, spec: ModelSpec, kind: NetworkKind) -> Recipe:
+        return self._pm.hook.model_recipe(spec=spec, kind=kind)
+
+    def trainers(self) -> dict[str, Trainer]:
+        return {t.kind: t for _, items in self._call_each("register_trainers") for t in items}
+
+    def likelihoods(self) -> list[LikelihoodBuilder]:
+        return [b for _, items in self._call_each("register_likelihoods") for b in items]
+
+    def locate_network(self, spec: ModelSpec, kind: NetworkKind) -> Path | None:
+        return self._pm.hook.locate_network(spec=spec, kind=kind)
+
+    def add_commands(self, app: typer.Typer) -> None:
+        for _ in self._call_each("register_commands", app=app):
+            pass
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _core_version() -> str:
+    try:
+        return importlib.metadata.version("ssmhub")
+    except importlib.metadata.PackageNotFoundError:
+        return "?"
+
+
+@functools.cache
+def get_manager() -> PluginManager:
+    """The process-wide plugin manager, loaded on first use."""
+    return PluginManager()
+
+
+def list_models() -> list[ModelSpec]:
+    """Every installed model, sorted by name."""
+    catalog = get_manager().catalog
+    return [catalog.specs[n] for n in catalog.names()]
+
+
+def get_model(name: str) -> ModelSpec:
+    """The spec of an installed model; an unknown name lists the installed ones."""
+    return get_manager().catalog.get(name)

@@ -1,0 +1,78 @@
+"""How a model's training data is made.
+
+A recipe is the whole, hashable description of a training set: anyone holding it (and the
+plugin's version) can regenerate the same data, so every field that changes the data is here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+
+if TYPE_CHECKING:
+    from ssmhub.spec import ModelSpec
+
+NetworkKind = Literal["lan", "cpn"]
+Estimator = Literal["kde", "pyddm", "exact"]
+
+
+class Recipe(BaseModel):
+    """A training-data recipe for one network kind of one model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: NetworkKind
+    estimator: Estimator = "kde"
+    box: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="Parameter ranges to sample; parameters left out use the spec's bounds.",
+    )
+    n_parameter_sets: PositiveInt = 10_000
+    n_simulations: PositiveInt = Field(
+        default=100_000, description="Simulations per parameter set (KDE or choice estimate)."
+    )
+    n_training_points: PositiveInt = Field(
+        default=1_000, description="Labelled (rt, response) points drawn per parameter set."
+    )
+    mixture: tuple[float, float, float] = Field(
+        default=(0.8, 0.1, 0.1),
+        description="Shares of training points from the model, uniform on the rt range, and "
+        "uniform at rt <= 0 (LAN only).",
+    )
+    shard_size: PositiveInt = Field(default=100, description="Parameter sets per shard.")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check_mixture(self) -> Self:
+        if any(m < 0 for m in self.mixture) or abs(sum(self.mixture) - 1.0) > 1e-9:
+            raise ValueError(
+                f"mixture must be three non-negative shares summing to 1, got {list(self.mixture)}"
+            )
+        for name, (lo, hi) in self.box.items():
+            if not lo < hi:
+                raise ValueError(f"box[{name!r}]: lower ({lo}) must be below upper ({hi})")
+        return self
+
+    def resolved_box(self, spec: ModelSpec) -> dict[str, tuple[float, float]]:
+        """The full box for ``spec``, checked to lie inside the spec's bounds."""
+        unknown = sorted(set(self.box) - set(spec.parameter_names))
+        if unknown:
+            raise ValueError(
+                f"box names unknown parameter(s) {', '.join(unknown)} of model {spec.name!r}"
+            )
+        box = {}
+        for p in spec.parameters:
+            lo, hi = self.box.get(p.name, (p.lower, p.upper))
+            if lo < p.lower or hi > p.upper:
+                raise ValueError(
+                    f"box[{p.name!r}] = [{lo}, {hi}] reaches outside the spec's bounds "
+                    f"[{p.lower}, {p.upper}]"
+                )
+            box[p.name] = (lo, hi)
+        return box
+
+    def digest(self) -> str:
+        """A sha256 of the recipe's canonical JSON, recorded with data and networks."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()

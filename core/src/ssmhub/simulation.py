@@ -1,0 +1,81 @@
+"""Simulating a model: the simulator contract and `simulate`, the public entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+import numpy as np
+
+from ssmhub.errors import SsmhubError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Simulation(NamedTuple):
+    """Simulated trials: ``rt`` and ``response`` of shape (K parameter rows, n samples)."""
+
+    rt: np.ndarray
+    response: np.ndarray
+
+
+class Simulator(Protocol):
+    """What the `model_simulator` hook returns.
+
+    ``theta`` maps every parameter name of the spec to a 1-D array of one length K
+    (already validated against the spec); the simulator draws ``n_samples`` trials for
+    each of the K rows. The same seed must give the same trials. Simulators are sent to
+    Dask workers, so they must pickle (a module-level class or function does).
+    """
+
+    def __call__(
+        self, theta: Mapping[str, np.ndarray], n_samples: int, seed: int | None
+    ) -> Simulation: ...
+
+
+def simulate(
+    model: str, theta: Mapping[str, float | np.ndarray], n: int = 1000, seed: int | None = None
+) -> pd.DataFrame:
+    """Simulate ``n`` trials of ``model`` at ``theta``.
+
+    ``theta`` holds every parameter as a number or as a length-K array (trial-wise); with
+    trial-wise values ``n`` trials are drawn per row, in row order, and the parameters are
+    returned as columns beside ``rt`` and ``response``.
+    """
+    import pandas as pd  # imported here: it is slow to import and the CLI's --help needs none
+
+    from ssmhub.plugins import get_manager
+
+    manager = get_manager()
+    spec = manager.catalog.get(model)
+    if not isinstance(n, int | np.integer) or n <= 0:
+        raise SsmhubError(f"n must be a positive whole number of trials, got {n!r}")
+    values = spec.check_theta(theta)
+    k = len(next(iter(values.values())))
+    sim = manager.simulator(spec)(values, int(n), seed)
+    _check_simulation(sim, spec.name, spec.choices, (k, int(n)))
+    frame = pd.DataFrame({"rt": sim.rt.ravel(), "response": sim.response.ravel().astype(int)})
+    trialwise = any(np.ndim(v) > 0 and np.size(v) > 1 for v in theta.values())
+    if trialwise:
+        for name, v in values.items():
+            frame[name] = np.repeat(v, n)
+    return frame
+
+
+def _check_simulation(
+    sim: Simulation, model: str, choices: tuple[int, ...], shape: tuple[int, int]
+) -> None:
+    """Catch a simulator that breaks its contract here, not deep inside training."""
+    for field in ("rt", "response"):
+        got = np.shape(getattr(sim, field))
+        if got != shape:
+            raise SsmhubError(
+                f"simulator of model {model!r} returned {field} of shape {got}, expected {shape}"
+            )
+    bad = ~np.isin(sim.response, choices)
+    if bad.any():
+        raise SsmhubError(
+            f"simulator of model {model!r} returned response {sim.response.flat[bad.argmax()]} "
+            f"outside the model's choices {list(choices)}"
+        )

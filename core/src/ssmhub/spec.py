@@ -1,0 +1,142 @@
+"""What a model is: its parameters, their bounds and its choices.
+
+A `ModelSpec` is the contract between a plugin and everything else in ssmhub: the simulator,
+the training recipe, the networks and the PyMC distribution all read parameter names and
+order from it, so it validates itself strictly and is immutable once built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Self
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from ssmhub.errors import ThetaError
+from ssmhub.recipe import NetworkKind, Recipe
+
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class Parameter(BaseModel):
+    """One model parameter with the box the networks are trained on."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Name
+    lower: float
+    upper: float
+    default: float
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> Self:
+        if not self.lower < self.upper:
+            raise ValueError(
+                f"parameter {self.name!r}: lower ({self.lower}) must be below upper ({self.upper})"
+            )
+        if not self.lower <= self.default <= self.upper:
+            raise ValueError(
+                f"parameter {self.name!r}: default {self.default} lies outside "
+                f"[{self.lower}, {self.upper}]"
+            )
+        return self
+
+
+class ModelSpec(BaseModel):
+    """A sequential sampling model as a plugin registers it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Name
+    description: str
+    parameters: tuple[Parameter, ...] = Field(min_length=1)
+    choices: tuple[int, ...] = (-1, 1)
+    ssms_model: str | None = Field(
+        default=None, description="The ssm-simulators model this spec wraps, if any."
+    )
+    recipes: tuple[Recipe, ...] = Field(
+        default=(), description="Tuned training-data recipes, at most one per network kind."
+    )
+
+    @model_validator(mode="after")
+    def _check_names_and_choices(self) -> Self:
+        names = [p.name for p in self.parameters]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"model {self.name!r}: parameter names repeat: {', '.join(repeated)}")
+        if len(self.choices) < 2 or len(set(self.choices)) != len(self.choices):
+            raise ValueError(
+                f"model {self.name!r}: choices must be at least two distinct integers, "
+                f"got {list(self.choices)}"
+            )
+        kinds = [r.kind for r in self.recipes]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"model {self.name!r}: more than one recipe per kind: {kinds}")
+        for recipe in self.recipes:
+            recipe.resolved_box(self)
+        return self
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    def parameter(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def recipe(self, kind: NetworkKind) -> Recipe | None:
+        """The spec's own recipe for ``kind``, if it brings one."""
+        return next((r for r in self.recipes if r.kind == kind), None)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds as arrays in parameter order."""
+        return (
+            np.array([p.lower for p in self.parameters]),
+            np.array([p.upper for p in self.parameters]),
+        )
+
+    def check_theta(self, theta: Mapping[str, float | np.ndarray]) -> dict[str, np.ndarray]:
+        """Validate parameter values against the spec; return them as 1-D arrays of one length.
+
+        Scalars and length-K arrays may be mixed (trial-wise parameters); scalars are broadcast.
+        """
+        names = self.parameter_names
+        unknown = [k for k in theta if k not in names]
+        if unknown:
+            raise ThetaError(
+                f"unknown parameter(s) {', '.join(map(repr, unknown))} for model {self.name!r}; "
+                f"it takes {', '.join(names)}"
+            )
+        missing = [n for n in names if n not in theta]
+        if missing:
+            raise ThetaError(
+                f"model {self.name!r} needs a value for {', '.join(map(repr, missing))}"
+            )
+        arrays = {n: np.atleast_1d(np.asarray(theta[n], dtype=np.float64)) for n in names}
+        for n, a in arrays.items():
+            if a.ndim != 1:
+                raise ThetaError(f"parameter {n!r} must be a number or a 1-D array, got {a.ndim}-D")
+            if not np.all(np.isfinite(a)):
+                raise ThetaError(f"parameter {n!r} has a non-finite value")
+        lengths = {a.size for a in arrays.values()} - {1}
+        if len(lengths) > 1:
+            raise ThetaError(
+                "trial-wise parameters differ in length: "
+                + ", ".join(f"{n}={a.size}" for n, a in arrays.items() if a.size > 1)
+            )
+        k = lengths.pop() if lengths else 1
+        for p in self.parameters:
+            a = arrays[p.name]
+            outside = np.flatnonzero((a < p.lower) | (a > p.upper))
+            if outside.size:
+                i = int(outside[0])
+                where = f" (row {i})" if a.size > 1 else ""
+                raise ThetaError(
+                    f"parameter {p.name!r} = {a[i]:g}{where} lies outside its bounds "
+                    f"[{p.lower:g}, {p.upper:g}] for model {self.name!r}"
+                )
+        return {n: np.broadcast_to(a, (k,)).copy() for n, a in arrays.items()}

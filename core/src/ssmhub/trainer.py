@@ -1,0 +1,33 @@
+"""The trainer contract: what the `register_trainers` hook registers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from ssmhub.recipe import NetworkKind
+
+
+class TrainSettings(BaseModel):
+    """Knobs of a training run; recorded in the network's config."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hidden: tuple[PositiveInt, ...] = (100, 100, 100)
+    epochs: PositiveInt = 20
+    batch_size: PositiveInt = 4096
+    learning_rate: float = Field(default=1e-3, gt=0)
+    warmup_fraction: float = Field(default=0.05, ge=0, lt=1)
+    validation_fraction: float = Field(default=0.05, gt=0, lt=1)
+    patience: PositiveInt = 5
+    seed: int = 0
+
+
+class Trainer(Protocol):
+    """Trains one kind of network from a directory of shards into a network directory."""
+
+    kind: NetworkKind
+
+    def train(self, data_dir: Path, out_dir: Path, settings: TrainSettings) -> Path: ...

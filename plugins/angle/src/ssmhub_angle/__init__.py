@@ -1,0 +1,58 @@
+"""The angle model (a ddm with linearly collapsing bounds) for ssmhub."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ssmhub import ModelSpec, Parameter, Recipe, hookimpl
+
+# Names, bounds and defaults follow ssm-simulators 0.15's model_config["angle"].
+SPEC = ModelSpec(
+    name="angle",
+    description=(
+        "Drift diffusion with bounds that collapse linearly from +/-a at angle theta "
+        "(radians), reaching zero at time a / tan(theta). Note that a is half the initial "
+        "boundary separation."
+    ),
+    parameters=(
+        Parameter(name="v", lower=-3.0, upper=3.0, default=0.0, description="drift rate"),
+        Parameter(
+            name="a",
+            lower=0.3,
+            upper=3.0,
+            default=1.0,
+            description="half the initial boundary separation",
+        ),
+        Parameter(
+            name="z",
+            lower=0.1,
+            upper=0.9,
+            default=0.5,
+            description="relative starting point (0.5: unbiased)",
+        ),
+        Parameter(
+            name="t",
+            lower=0.001,
+            upper=2.0,
+            default=0.001,
+            description="non-decision time in seconds",
+        ),
+        Parameter(
+            name="theta",
+            lower=-0.1,
+            upper=1.3,
+            default=0.0,
+            description="angle of the bound's collapse in radians",
+        ),
+    ),
+    choices=(-1, 1),
+    ssms_model="angle",
+    # Gaussian noise, one accumulator, time-varying bounds: a Fokker-Planck solution (PyDDM)
+    # gives labels without KDE noise.
+    recipes=(Recipe(kind="lan", estimator="pyddm"), Recipe(kind="cpn", estimator="pyddm")),
+)
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(SPEC)

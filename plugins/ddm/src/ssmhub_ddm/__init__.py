@@ -1,0 +1,46 @@
+"""The drift diffusion model (ddm) for ssmhub."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ssmhub import ModelSpec, Parameter, Recipe, hookimpl
+
+# Names, bounds and defaults follow ssm-simulators 0.15's model_config["ddm"].
+SPEC = ModelSpec(
+    name="ddm",
+    description=(
+        "Drift diffusion model: noisy evidence (unit diffusion coefficient) accumulates at "
+        "drift rate v between two constant bounds at -a and +a, starting at -a + 2az; "
+        "response 1 is the upper bound. Note that a is half the boundary separation."
+    ),
+    parameters=(
+        Parameter(name="v", lower=-3.0, upper=3.0, default=0.0, description="drift rate"),
+        Parameter(
+            name="a", lower=0.3, upper=2.5, default=1.0, description="half the boundary separation"
+        ),
+        Parameter(
+            name="z",
+            lower=0.1,
+            upper=0.9,
+            default=0.5,
+            description="relative starting point (0.5: unbiased)",
+        ),
+        Parameter(
+            name="t",
+            lower=0.0,
+            upper=2.0,
+            default=0.001,
+            description="non-decision time in seconds",
+        ),
+    ),
+    choices=(-1, 1),
+    ssms_model="ddm",
+    # The ddm has a closed-form density: exact labels beat any KDE at no simulation cost.
+    recipes=(Recipe(kind="lan", estimator="exact"), Recipe(kind="cpn", estimator="exact")),
+)
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(SPEC)

@@ -1,0 +1,60 @@
+"""The weibull model (a ddm with bounds collapsing as a Weibull survival curve) for ssmhub."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ssmhub import ModelSpec, Parameter, Recipe, hookimpl
+
+# Names, bounds and defaults follow ssm-simulators 0.15's model_config["weibull"].
+SPEC = ModelSpec(
+    name="weibull",
+    description=(
+        "Drift diffusion with bounds +/-a * exp(-(t / beta) ** alpha): alpha shapes and "
+        "beta scales the collapse. Note that a is half the initial boundary separation."
+    ),
+    parameters=(
+        Parameter(name="v", lower=-2.5, upper=2.5, default=0.0, description="drift rate"),
+        Parameter(
+            name="a",
+            lower=0.3,
+            upper=2.5,
+            default=1.0,
+            description="half the initial boundary separation",
+        ),
+        Parameter(
+            name="z",
+            lower=0.2,
+            upper=0.8,
+            default=0.5,
+            description="relative starting point (0.5: unbiased)",
+        ),
+        Parameter(
+            name="t",
+            lower=0.001,
+            upper=2.0,
+            default=0.001,
+            description="non-decision time in seconds",
+        ),
+        Parameter(
+            name="alpha", lower=0.31, upper=4.99, default=3.0, description="shape of the collapse"
+        ),
+        Parameter(
+            name="beta",
+            lower=0.31,
+            upper=6.99,
+            default=3.0,
+            description="scale (time) of the collapse",
+        ),
+    ),
+    choices=(-1, 1),
+    ssms_model="weibull",
+    # Gaussian noise, one accumulator, time-varying bounds: a Fokker-Planck solution (PyDDM)
+    # gives labels without KDE noise.
+    recipes=(Recipe(kind="lan", estimator="pyddm"), Recipe(kind="cpn", estimator="pyddm")),
+)
+
+
+@hookimpl
+def register_models(register: Callable[[ModelSpec], None]) -> None:
+    register(SPEC)
