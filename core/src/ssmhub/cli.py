@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ssmhub.errors import SsmhubError
+from ssmhub.files import write_text_atomically
 from ssmhub.plugins import get_manager
 
 app = typer.Typer(
@@ -105,7 +104,7 @@ def simulate(
 
     data = run(model, _parse_theta(theta), n=n, seed=seed)
     if output is not None:
-        _write_atomically(output, data.to_csv(index=False))
+        write_text_atomically(output, data.to_csv(index=False))
         console.print(f"wrote {len(data)} trials to {output}")
         return
     table = Table(
@@ -130,17 +129,64 @@ def simulate(
     console.print(table)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename: no half-written output."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+@app.command()
+def generate(
+    model: Annotated[str, typer.Argument(help="Model name, e.g. ddm.")],
+    out: Annotated[Path, typer.Option(help="Directory for the shards and manifest.")],
+    kind: Annotated[str, typer.Option(help="Network kind: lan or cpn.")] = "lan",
+    recipe: Annotated[
+        Path | None, typer.Option(help="Recipe JSON; default: the model's own recipe.")
+    ] = None,
+    parameter_sets: Annotated[int | None, typer.Option(help="Override n_parameter_sets.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the recipe's seed.")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a running Dask scheduler.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Workers of the local cluster (default: one per core).")
+    ] = None,
+) -> None:
+    """Generate training data as checksummed shards; a rerun finishes what is missing."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from ssmhub.generate import Manifest, Shard
+    from ssmhub.generate import generate as run
+    from ssmhub.recipe import Recipe, load_recipe
+
+    if kind not in ("lan", "cpn"):
+        raise SsmhubError(f"--kind must be 'lan' or 'cpn', got {kind!r}")
+    manager = get_manager()
+    spec = manager.catalog.get(model)
+    chosen: Recipe = load_recipe(recipe) if recipe else manager.recipe(spec, kind)
+    overrides = {"n_parameter_sets": parameter_sets, "seed": seed}
+    chosen = chosen.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    chosen = Recipe.model_validate(chosen.model_dump())
+    with Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        "shards",
+        "{task.fields[rows]} rows",
+        TimeRemainingColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(f"{model} {kind}", total=None, rows=0)
+
+        def on_shard(shard: Shard, manifest: Manifest) -> None:
+            progress.update(
+                task,
+                total=manifest.n_shards,
+                completed=len(manifest.shards),
+                rows=sum(s.rows for s in manifest.shards),
+            )
+
+        manifest = run(
+            model, kind, out, chosen, scheduler=scheduler, n_workers=workers, on_shard=on_shard
+        )
+    console.print(
+        f"{out}: {len(manifest.shards)} shards, {sum(s.rows for s in manifest.shards)} rows, "
+        f"recipe {manifest.recipe_sha256[:12]}"
+    )
 
 
 def main() -> None:

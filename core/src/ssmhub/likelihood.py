@@ -7,6 +7,7 @@ is the core's job, done once for every builder.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from ssmhub.spec import ModelSpec
@@ -34,3 +35,18 @@ class LikelihoodBuilder(Protocol):
     def supports(self, spec: ModelSpec) -> bool: ...
 
     def build(self, spec: ModelSpec) -> Likelihood: ...
+
+
+@dataclass(frozen=True)
+class ClosedFormLikelihood:
+    """A builder for models whose likelihood is known in closed form (e.g. the ddm's)."""
+
+    name: str
+    models: frozenset[str]
+    likelihood: Likelihood
+
+    def supports(self, spec: ModelSpec) -> bool:
+        return spec.name in self.models
+
+    def build(self, spec: ModelSpec) -> Likelihood:
+        return self.likelihood

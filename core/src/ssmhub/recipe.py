@@ -7,9 +7,12 @@ plugin's version) can regenerate the same data, so every field that changes the 
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+
+from ssmhub.errors import SsmhubError
 
 if TYPE_CHECKING:
     from ssmhub.spec import ModelSpec
@@ -40,6 +43,9 @@ class Recipe(BaseModel):
         default=(0.8, 0.1, 0.1),
         description="Shares of training points from the model, uniform on the rt range, and "
         "uniform at rt <= 0 (LAN only).",
+    )
+    max_rt: float = Field(
+        default=20.0, gt=0, description="Upper end of the rt range (uniform draws, PyDDM grid)."
     )
     shard_size: PositiveInt = Field(default=100, description="Parameter sets per shard.")
     seed: int = 0
@@ -76,3 +82,13 @@ class Recipe(BaseModel):
     def digest(self) -> str:
         """A sha256 of the recipe's canonical JSON, recorded with data and networks."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+def load_recipe(path: Path) -> Recipe:
+    """Read a recipe from JSON, naming the file and the field on error."""
+    try:
+        return Recipe.model_validate_json(path.read_text())
+    except OSError as exc:
+        raise SsmhubError(f"{path}: cannot read recipe: {exc.strerror}") from None
+    except ValidationError as exc:
+        raise SsmhubError(f"{path}: invalid recipe: {exc}") from None

@@ -51,6 +51,8 @@ def simulate(
     spec = manager.catalog.get(model)
     if not isinstance(n, int | np.integer) or n <= 0:
         raise SsmhubError(f"n must be a positive whole number of trials, got {n!r}")
+    if seed is not None and (not isinstance(seed, int | np.integer) or seed < 0):
+        raise SsmhubError(f"seed must be a non-negative whole number, got {seed!r}")
     values = spec.check_theta(theta)
     k = len(next(iter(values.values())))
     sim = manager.simulator(spec)(values, int(n), seed)

@@ -31,7 +31,8 @@ class SsmsSimulator:
             model=self.ssms_model,
             n_samples=n_samples,
             max_t=self.max_t,
-            random_state=seed,
+            # ssms' C code takes 31-bit seeds; fold larger ones in, deterministically.
+            random_state=None if seed is None else seed % 2**31,
         )
         # ssms returns (n, 1) for one parameter row and (n, K, 1) for K rows.
         rt = np.asarray(out["rts"], dtype=np.float64).reshape(n_samples, k).T

@@ -1,0 +1,236 @@
+"""Training data at scale: a recipe split into shards of parameter sets, run on Dask.
+
+Each shard depends only on (recipe, model, shard index) — its seed is derived from the
+recipe's seed and its index — so the data do not depend on how many workers made them, and
+a rerun keeps every shard whose checksum still matches the manifest and redoes the rest.
+Shards are ``.npy`` files of float32 rows (byte-for-byte reproducible, memory-mappable,
+never pickled); the manifest is rewritten atomically after every finished shard.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import io
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ssmhub.errors import SsmhubError
+from ssmhub.files import sha256_of, write_atomically, write_text_atomically
+from ssmhub.recipe import NetworkKind, Recipe
+from ssmhub.spec import ModelSpec
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+
+
+class Shard(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    index: int
+    file: str
+    rows: int
+    sha256: str
+
+
+class Manifest(BaseModel):
+    """What a data directory holds and how it was made."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format_version: Literal[1] = FORMAT_VERSION
+    model: str
+    kind: NetworkKind
+    parameter_names: tuple[str, ...]
+    columns: tuple[str, ...]
+    recipe: Recipe
+    recipe_sha256: str
+    n_shards: int
+    versions: dict[str, str]
+    shards: list[Shard] = []
+
+    @property
+    def complete(self) -> bool:
+        return len(self.shards) == self.n_shards
+
+    def shard_paths(self, root: Path) -> list[Path]:
+        return [root / s.file for s in sorted(self.shards, key=lambda s: s.index)]
+
+
+def read_manifest(root: Path) -> Manifest:
+    path = root / MANIFEST
+    if not path.is_file():
+        raise SsmhubError(f"{path}: no manifest; is this a directory made by `ssmhub generate`?")
+    try:
+        return Manifest.model_validate_json(path.read_text())
+    except ValidationError as exc:
+        raise SsmhubError(f"{path}: invalid manifest: {exc}") from None
+
+
+def columns_for(spec: ModelSpec, kind: NetworkKind) -> tuple[str, ...]:
+    if kind == "lan":
+        return (*spec.parameter_names, "rt", "response", "log_likelihood")
+    return (*spec.parameter_names, "p_upper")
+
+
+def make_shard(model: str, recipe: Recipe, index: int) -> np.ndarray:
+    """All rows of shard ``index``; runs on a Dask worker, which loads its own plugins."""
+    from ssmhub.labels import make_rows
+    from ssmhub.plugins import get_manager
+
+    manager = get_manager()
+    spec = manager.catalog.get(model)
+    simulator = manager.simulator(spec)
+    likelihood = _exact_likelihood(spec) if recipe.estimator == "exact" else None
+    box = recipe.resolved_box(spec)
+    first = index * recipe.shard_size
+    n_sets = min(recipe.shard_size, recipe.n_parameter_sets - first)
+    rng = np.random.default_rng(np.random.SeedSequence([recipe.seed, index]))
+    lower = np.array([box[n][0] for n in spec.parameter_names])
+    upper = np.array([box[n][1] for n in spec.parameter_names])
+    thetas = rng.uniform(lower, upper, size=(n_sets, len(lower)))
+    seeds = rng.integers(0, 2**31, size=n_sets)
+    rows = [
+        make_rows(
+            spec,
+            recipe,
+            dict(zip(spec.parameter_names, map(float, theta), strict=True)),
+            simulator,
+            likelihood,
+            int(seed),
+        )
+        for theta, seed in zip(thetas, seeds, strict=True)
+    ]
+    return np.concatenate(rows).astype(np.float32)
+
+
+def _exact_likelihood(spec: ModelSpec):
+    from ssmhub.plugins import get_manager
+
+    for builder in get_manager().likelihoods():
+        if builder.name == "exact" and builder.supports(spec):
+            return builder.build(spec)
+    return None
+
+
+def _versions(spec_owner: str | None) -> dict[str, str]:
+    names = ["ssmhub", "ssm-simulators", "numpy"] + ([spec_owner] if spec_owner else [])
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "?"
+    return versions
+
+
+def _valid_shards(root: Path, manifest: Manifest) -> list[Shard]:
+    """Shards of an earlier run whose files are present and match their checksums."""
+    return [
+        s
+        for s in manifest.shards
+        if (root / s.file).is_file() and sha256_of(root / s.file) == s.sha256
+    ]
+
+
+def generate(
+    model: str,
+    kind: NetworkKind,
+    out: Path,
+    recipe: Recipe | None = None,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    on_shard: Callable[[Shard, Manifest], None] | None = None,
+) -> Manifest:
+    """Generate (or finish) the training data of ``recipe`` into ``out``.
+
+    ``scheduler`` is the address of a running Dask scheduler; without one a
+    ``LocalCluster`` of ``n_workers`` processes (default: one per core) is started.
+    """
+    from ssmhub.labels import check_estimator
+    from ssmhub.plugins import get_manager
+
+    manager = get_manager()
+    spec = manager.catalog.get(model)
+    recipe = recipe or manager.recipe(spec, kind)
+    if recipe.kind != kind:
+        raise SsmhubError(f"recipe.kind is {recipe.kind!r} but {kind!r} data was asked for")
+    try:
+        recipe.resolved_box(spec)
+    except ValueError as exc:
+        raise SsmhubError(f"recipe.box: {exc}") from None
+    check_estimator(spec, recipe, _exact_likelihood(spec))
+
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(
+        model=model,
+        kind=kind,
+        parameter_names=spec.parameter_names,
+        columns=columns_for(spec, kind),
+        recipe=recipe,
+        recipe_sha256=recipe.digest(),
+        n_shards=math.ceil(recipe.n_parameter_sets / recipe.shard_size),
+        versions=_versions(manager.records[manager.catalog.owners[model]].distribution),
+    )
+    if (out / MANIFEST).exists():
+        earlier = read_manifest(out)
+        if earlier.recipe_sha256 != manifest.recipe_sha256 or earlier.model != model:
+            raise SsmhubError(
+                f"{out} holds data of another recipe or model ({earlier.model}, recipe "
+                f"{earlier.recipe_sha256[:12]}); choose an empty directory"
+            )
+        manifest.shards = _valid_shards(out, earlier)
+    todo = sorted(set(range(manifest.n_shards)) - {s.index for s in manifest.shards})
+    write_text_atomically(out / MANIFEST, manifest.model_dump_json(indent=2))
+    if not todo:
+        return manifest
+
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+        )
+    try:
+        with Client(scheduler or cluster) as client:
+            futures = {client.submit(make_shard, model, recipe, i, pure=False): i for i in todo}
+            for future in as_completed(futures):
+                index = futures[future]
+                shard = _save_shard(out, index, future.result())
+                future.release()
+                manifest.shards = sorted([*manifest.shards, shard], key=lambda s: s.index)
+                write_text_atomically(out / MANIFEST, manifest.model_dump_json(indent=2))
+                if on_shard:
+                    on_shard(shard, manifest)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    return manifest
+
+
+def _save_shard(out: Path, index: int, rows: np.ndarray) -> Shard:
+    name = f"shard-{index:05d}.npy"
+    buffer = io.BytesIO()
+    np.save(buffer, rows, allow_pickle=False)
+    write_atomically(out / name, lambda f: f.write(buffer.getvalue()))
+    return Shard(index=index, file=name, rows=len(rows), sha256=sha256_of(out / name))
+
+
+def load_shard(root: Path, shard: Shard, mmap: bool = True) -> np.ndarray:
+    """One shard's rows, after checking its checksum (a corrupt shard is named, not read)."""
+    path = root / shard.file
+    if not path.is_file() or sha256_of(path) != shard.sha256:
+        raise SsmhubError(
+            f"{path}: missing or corrupt (sha256 differs from the manifest); rerun "
+            "`ssmhub generate` with the same recipe to redo it"
+        )
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
