@@ -7,6 +7,7 @@ The public API is small on purpose: what a plugin needs (`hookimpl`, `ModelSpec`
 
 from ssmhub.errors import SsmhubError
 from ssmhub.hookspecs import hookimpl
+from ssmhub.network import load_network
 from ssmhub.plugins import get_model, list_models
 from ssmhub.recipe import Recipe
 from ssmhub.simulation import Simulation, simulate
@@ -21,5 +22,6 @@ __all__ = [
     "get_model",
     "hookimpl",
     "list_models",
+    "load_network",
     "simulate",
 ]

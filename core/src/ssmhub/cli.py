@@ -189,6 +189,66 @@ def generate(
     )
 
 
+@app.command()
+def train(
+    data_dir: Annotated[Path, typer.Argument(help="Directory made by `ssmhub generate`.")],
+    out: Annotated[Path, typer.Option(help="Directory for the trained network.")],
+    hidden: Annotated[str, typer.Option(help="Hidden layer sizes.")] = "100,100,100",
+    epochs: Annotated[int, typer.Option(help="Most epochs (early stopping may end sooner).")] = 20,
+    batch_size: Annotated[int, typer.Option(help="Rows per step.")] = 4096,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
+    seed: Annotated[int, typer.Option(help="Initialisation and shuffling seed.")] = 0,
+) -> None:
+    """Train a LAN or CPN (as the data say) on generated shards."""
+    from pydantic import ValidationError
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from ssmhub.generate import read_manifest
+    from ssmhub.trainer import TrainSettings
+
+    try:
+        sizes = tuple(int(h) for h in hidden.split(","))
+        settings = TrainSettings(
+            hidden=sizes,
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            seed=seed,
+        )
+    except (ValueError, ValidationError) as exc:
+        raise SsmhubError(f"invalid training settings: {exc}") from None
+    kind = read_manifest(data_dir).kind
+    trainer = get_manager().trainers().get(kind)
+    if trainer is None:
+        raise SsmhubError(f"no trainer registered for {kind} networks")
+    from ssmhub.training import EpochReport
+
+    with Progress(
+        "{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        "epochs",
+        "{task.fields[losses]}",
+        console=console,
+    ) as progress:
+        task = progress.add_task(f"train {kind}", total=epochs, losses="")
+
+        def on_epoch(report: EpochReport) -> None:
+            progress.update(
+                task,
+                completed=report.epoch,
+                losses=(
+                    f"train {report.train_loss:.4f}  validation {report.validation_loss:.4f}"
+                    + (" *" if report.best else "")
+                ),
+            )
+
+        from ssmhub.training import train as run
+
+        run(data_dir, out, settings, kind=kind, on_epoch=on_epoch)
+    console.print(f"saved the best network to {out}")
+
+
 def main() -> None:
     """Entry point: add plugin commands, run, and turn user errors into exit code 2."""
     try:

@@ -47,6 +47,7 @@ class Manifest(BaseModel):
     model: str
     kind: NetworkKind
     parameter_names: tuple[str, ...]
+    box: dict[str, tuple[float, float]]
     columns: tuple[str, ...]
     recipe: Recipe
     recipe_sha256: str
@@ -161,7 +162,7 @@ def generate(
     if recipe.kind != kind:
         raise SsmhubError(f"recipe.kind is {recipe.kind!r} but {kind!r} data was asked for")
     try:
-        recipe.resolved_box(spec)
+        box = recipe.resolved_box(spec)
     except ValueError as exc:
         raise SsmhubError(f"recipe.box: {exc}") from None
     check_estimator(spec, recipe, _exact_likelihood(spec))
@@ -171,6 +172,7 @@ def generate(
         model=model,
         kind=kind,
         parameter_names=spec.parameter_names,
+        box=box,
         columns=columns_for(spec, kind),
         recipe=recipe,
         recipe_sha256=recipe.digest(),

@@ -102,6 +102,16 @@ class PluginManager:
             version = ep.dist.version if ep.dist else "?"
             if allowed is not None and not allowed & {ep.name, dist}:
                 continue
+            if ep.name in self.records:
+                # Plugin names key the records and pluggy's registry: the first one keeps it.
+                taken = self.records[ep.name].distribution
+                self.records[f"{ep.name} ({dist})"] = PluginRecord(
+                    ep.name,
+                    dist,
+                    version,
+                    errors=[f"rejected: plugin name {ep.name!r} is already taken by {taken}"],
+                )
+                continue
             try:
                 module = ep.load()
             except Exception as exc:
@@ -136,7 +146,9 @@ class PluginManager:
             try:
                 impl.function(**{name: arguments[name] for name in impl.argnames})
             except Exception as exc:
-                record.errors.append(f"{hook} failed: {_describe(exc)}")
+                message = f"{hook} failed: {_describe(exc)}"
+                if message not in record.errors:  # hooks may be called again: report once
+                    record.errors.append(message)
                 continue
             yield record, items
 

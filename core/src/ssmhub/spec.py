@@ -32,6 +32,10 @@ class Parameter(BaseModel):
 
     @model_validator(mode="after")
     def _check_bounds(self) -> Self:
+        if not (np.isfinite(self.lower) and np.isfinite(self.upper)):
+            raise ValueError(
+                f"parameter {self.name!r}: bounds must be finite, got [{self.lower}, {self.upper}]"
+            )
         if not self.lower < self.upper:
             raise ValueError(
                 f"parameter {self.name!r}: lower ({self.lower}) must be below upper ({self.upper})"

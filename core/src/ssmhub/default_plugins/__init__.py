@@ -1,5 +1,5 @@
 """The core's own hook implementations, loaded before any installed plugin."""
 
-from ssmhub.default_plugins import ssms_simulator
+from ssmhub.default_plugins import cache, ssms_simulator, trainers
 
-PLUGINS = [ssms_simulator]
+PLUGINS = [cache, ssms_simulator, trainers]

@@ -1,0 +1,201 @@
+"""Trained networks on disk and in memory.
+
+A network directory holds ``weights.safetensors`` (plain arrays: loading never runs code
+from the file), ``config.json`` (architecture, input layout, training box, provenance,
+metrics) and a model card ``README.md``. In memory a `Network` is a pure JAX function of
+its input rows, so jit, grad and vmap work and the inference Op wraps it directly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ssmhub.errors import SsmhubError
+from ssmhub.recipe import NetworkKind, Recipe
+from ssmhub.spec import ModelSpec
+from ssmhub.trainer import TrainSettings
+
+WEIGHTS = "weights.safetensors"
+CONFIG = "config.json"
+CARD = "README.md"
+
+
+class NetworkConfig(BaseModel):
+    """Everything needed to rebuild, check and trust a network, saved as config.json."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    format_version: Literal[1] = 1
+    model: str
+    kind: NetworkKind
+    parameter_names: tuple[str, ...]
+    inputs: tuple[str, ...]
+    output: Literal["log_likelihood", "logit_p_upper"]
+    hidden: tuple[int, ...]
+    activation: Literal["tanh"] = "tanh"
+    box: dict[str, tuple[float, float]]
+    recipe: Recipe
+    recipe_sha256: str
+    data_manifest_sha256: str
+    settings: TrainSettings
+    versions: dict[str, str]
+    metrics: dict[str, Any] = {}
+    command: str = ""
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity, so jax.jit(network) works
+class Network:
+    """A loaded network: call it on input rows laid out as ``config.inputs``.
+
+    A LAN maps (N, P + 2) rows [parameters, rt, response] to N log-likelihoods; a CPN maps
+    (N, P) parameter rows to N values of log P(response = +1).
+    """
+
+    config: NetworkConfig
+    weights: tuple[tuple[Any, Any], ...]
+
+    def logits(self, x: Any) -> Any:
+        """The raw network output (a log-likelihood, or the logit of P(upper))."""
+        import jax.numpy as jnp
+
+        h = jnp.asarray(x)
+        for kernel, bias in self.weights[:-1]:
+            h = jnp.tanh(h @ kernel + bias)
+        kernel, bias = self.weights[-1]
+        return (h @ kernel + bias)[..., 0]
+
+    def __call__(self, x: Any) -> Any:
+        import jax
+
+        out = self.logits(x)
+        return jax.nn.log_sigmoid(out) if self.config.kind == "cpn" else out
+
+
+def layer_names(n_layers: int) -> list[tuple[str, str]]:
+    return [(f"layers.{i}.kernel", f"layers.{i}.bias") for i in range(n_layers)]
+
+
+def save_network(
+    out: Path, config: NetworkConfig, weights: list[tuple[np.ndarray, np.ndarray]]
+) -> None:
+    """Write a network directory; each file lands whole (temporary name, then rename)."""
+    from safetensors.numpy import save
+
+    from ssmhub.files import write_atomically, write_text_atomically
+
+    tensors = {}
+    for (k_name, b_name), (kernel, bias) in zip(layer_names(len(weights)), weights, strict=True):
+        tensors[k_name] = np.ascontiguousarray(kernel, dtype=np.float32)
+        tensors[b_name] = np.ascontiguousarray(bias, dtype=np.float32)
+    blob = save(tensors, metadata={"format": "ssmhub-mlp"})
+    write_atomically(out / WEIGHTS, lambda f: f.write(blob))
+    write_text_atomically(out / CONFIG, config.model_dump_json(indent=2))
+    write_text_atomically(out / CARD, model_card(config))
+
+
+def read_network(path: Path, spec: ModelSpec | None = None) -> Network:
+    """Load and check a network directory; ``spec`` is the installed plugin's spec."""
+    import jax.numpy as jnp
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    for name in (CONFIG, WEIGHTS):
+        if not (path / name).is_file():
+            raise SsmhubError(f"{path}: not a network directory, {name} is missing")
+    try:
+        config = NetworkConfig.model_validate_json((path / CONFIG).read_text())
+    except ValidationError as exc:
+        raise SsmhubError(f"{path / CONFIG}: invalid network config: {exc}") from None
+    if spec is not None and config.parameter_names != spec.parameter_names:
+        raise SsmhubError(
+            f"{path / CONFIG}: the network takes parameters {list(config.parameter_names)} "
+            f"but the installed model {spec.name!r} has {list(spec.parameter_names)}"
+        )
+    try:
+        tensors = load_file(path / WEIGHTS)
+    except (SafetensorError, OSError) as exc:
+        raise SsmhubError(f"{path / WEIGHTS}: unreadable weights: {exc}") from None
+    sizes = [len(config.inputs), *config.hidden, 1]
+    weights = []
+    for (k_name, b_name), n_in, n_out in zip(
+        layer_names(len(sizes) - 1), sizes[:-1], sizes[1:], strict=True
+    ):
+        for name, shape in ((k_name, (n_in, n_out)), (b_name, (n_out,))):
+            got = tensors.get(name)
+            if got is None or got.shape != shape:
+                raise SsmhubError(
+                    f"{path / WEIGHTS}: tensor {name} has shape "
+                    f"{None if got is None else got.shape}, config.json implies {shape}"
+                )
+        weights.append((jnp.asarray(tensors[k_name]), jnp.asarray(tensors[b_name])))
+    extra = set(tensors) - {n for pair in layer_names(len(weights)) for n in pair}
+    if extra:
+        raise SsmhubError(f"{path / WEIGHTS}: unexpected tensors {sorted(extra)}")
+    return Network(config=config, weights=tuple(weights))
+
+
+def load_network(model: str, kind: NetworkKind, path: Path | None = None) -> Network:
+    """The ``kind`` network of ``model``: from ``path``, else from the first source that has
+    one (cache, the plugin's shipped networks, remote registries)."""
+    from ssmhub.plugins import get_manager
+
+    manager = get_manager()
+    spec = manager.catalog.get(model)
+    found = path or manager.locate_network(spec, kind)
+    if found is None:
+        raise SsmhubError(
+            f"no {kind} network for model {model!r} in the cache, in its plugin, or in any "
+            f"registry; train one with `ssmhub generate` and `ssmhub train`"
+        )
+    network = read_network(Path(found), spec)
+    if network.config.kind != kind:
+        raise SsmhubError(f"{found}: holds a {network.config.kind} network, not a {kind}")
+    return network
+
+
+def model_card(config: NetworkConfig) -> str:
+    """A short model card: what the network is, how it was made, how well it does."""
+    metrics = "\n".join(f"| {k} | {v} |" for k, v in config.metrics.items()) or "| - | - |"
+    box = "\n".join(f"| {n} | {lo:g} | {hi:g} |" for n, (lo, hi) in config.box.items())
+    return f"""---
+library_name: ssmhub
+tags: [ssm, {config.kind}, {config.model}]
+license: mit
+---
+# {config.model} {config.kind.upper()}
+
+A {"likelihood approximation network" if config.kind == "lan" else "choice probability network"}
+for the `{config.model}` model, trained with ssmhub. Inputs: `{", ".join(config.inputs)}`;
+output: {config.output}; layers {list(config.hidden)} with {config.activation}.
+
+## Training box
+
+| parameter | lower | upper |
+| --- | --- | --- |
+{box}
+
+## Metrics
+
+| metric | value |
+| --- | --- |
+{metrics}
+
+## Provenance
+
+- recipe sha256: `{config.recipe_sha256}`; data manifest sha256: `{config.data_manifest_sha256}`
+- versions: {json.dumps(config.versions)}
+- command: `{config.command}`
+
+## Use
+
+```python
+import ssmhub
+net = ssmhub.load_network("{config.model}", "{config.kind}")
+```
+"""

@@ -1,0 +1,181 @@
+"""Training LANs and CPNs with Flax (NNX) and Optax, streaming shards from disk.
+
+Rows stay on disk as memory-mapped shards; an epoch visits the shards in a shuffled order
+and shuffles rows within each, so data larger than memory trains. A fixed, seeded share of
+every shard's rows is held out for validation; the best validation checkpoint is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import shlex
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ssmhub.errors import SsmhubError
+from ssmhub.generate import MANIFEST, Manifest, load_shard, read_manifest
+from ssmhub.network import Network, NetworkConfig, save_network
+from ssmhub.recipe import NetworkKind
+from ssmhub.trainer import TrainSettings
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    epoch: int
+    train_loss: float
+    validation_loss: float
+    best: bool
+
+
+def _split(
+    manifest: Manifest,
+    root: Path,
+    settings: TrainSettings,
+    validation: bool,
+    rng: np.random.Generator,
+) -> Iterator[np.ndarray]:
+    """Rows of each shard on one side of the fixed train/validation split."""
+    shards = sorted(manifest.shards, key=lambda s: s.index)
+    for i in rng.permutation(len(shards)) if not validation else range(len(shards)):
+        rows = load_shard(root, shards[i])
+        held = np.random.default_rng([settings.seed, shards[i].index]).random(len(rows))
+        keep = np.flatnonzero((held < settings.validation_fraction) == validation)
+        yield np.asarray(rows[keep] if validation else rows[rng.permutation(keep)])
+
+
+def _batches(chunks: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    carry = np.empty((0, 0), dtype=np.float32)
+    for chunk in chunks:
+        carry = chunk if carry.size == 0 else np.concatenate([carry, chunk])
+        while len(carry) >= size:
+            yield carry[:size]
+            carry = carry[size:]
+    if len(carry):
+        yield carry
+
+
+def train(
+    data_dir: Path,
+    out_dir: Path,
+    settings: TrainSettings,
+    kind: NetworkKind | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> Network:
+    """Train on the shards in ``data_dir``; save the best network to ``out_dir``, return it."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from flax import nnx
+
+    manifest = read_manifest(data_dir)
+    if not manifest.complete:
+        raise SsmhubError(
+            f"{data_dir}: {len(manifest.shards)} of {manifest.n_shards} shards present; "
+            "finish it with `ssmhub generate` first"
+        )
+    if kind is not None and kind != manifest.kind:
+        raise SsmhubError(f"{data_dir} holds {manifest.kind} data, not {kind} data")
+    n_in = len(manifest.columns) - 1
+    total_rows = sum(s.rows for s in manifest.shards)
+    steps_per_epoch = max(
+        1, int(total_rows * (1 - settings.validation_fraction)) // settings.batch_size
+    )
+    total_steps = steps_per_epoch * settings.epochs
+    schedule = optax.warmup_cosine_decay_schedule(
+        init_value=0.0,
+        peak_value=settings.learning_rate,
+        warmup_steps=max(1, int(settings.warmup_fraction * total_steps)),
+        decay_steps=max(2, total_steps),
+        end_value=settings.learning_rate * 0.01,
+    )
+
+    class MLP(nnx.Module):
+        def __init__(self, sizes: list[int], rngs: nnx.Rngs) -> None:
+            self.layers = nnx.List(
+                [nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(sizes)]
+            )
+
+        def __call__(self, x: jax.Array) -> jax.Array:
+            for layer in self.layers[:-1]:
+                x = jnp.tanh(layer(x))
+            return self.layers[-1](x)[..., 0]
+
+    def loss_of(model: MLP, batch: jax.Array) -> jax.Array:
+        out = model(batch[:, :-1])
+        if manifest.kind == "cpn":
+            return optax.sigmoid_binary_cross_entropy(out, batch[:, -1]).mean()
+        return optax.huber_loss(out, batch[:, -1]).mean()
+
+    @nnx.jit
+    def step(model: MLP, optimizer: nnx.Optimizer, batch: jax.Array) -> jax.Array:
+        loss, grads = nnx.value_and_grad(loss_of)(model, batch)
+        optimizer.update(model, grads)
+        return loss
+
+    evaluate = nnx.jit(loss_of)
+    model = MLP([n_in, *settings.hidden, 1], nnx.Rngs(settings.seed))
+    optimizer = nnx.Optimizer(model, optax.adam(schedule), wrt=nnx.Param)
+    rng = np.random.default_rng(settings.seed)
+    best: tuple[float, list[tuple[np.ndarray, np.ndarray]]] | None = None
+    stale, history = 0, []
+    for epoch in range(1, settings.epochs + 1):
+        train_losses = [
+            (float(step(model, optimizer, jnp.asarray(b))), len(b))
+            for b in _batches(_split(manifest, data_dir, settings, False, rng), settings.batch_size)
+        ]
+        val_losses = [
+            (float(evaluate(model, jnp.asarray(b))), len(b))
+            for b in _batches(_split(manifest, data_dir, settings, True, rng), settings.batch_size)
+        ]
+        train_loss, val_loss = _mean(train_losses), _mean(val_losses)
+        improved = best is None or val_loss < best[0]
+        if improved:
+            best = (
+                val_loss,
+                [
+                    (np.asarray(layer.kernel[...]), np.asarray(layer.bias[...]))
+                    for layer in model.layers
+                ],
+            )
+            stale = 0
+        else:
+            stale += 1
+        history.append({"epoch": epoch, "train_loss": train_loss, "validation_loss": val_loss})
+        if on_epoch:
+            on_epoch(EpochReport(epoch, train_loss, val_loss, improved))
+        if stale >= settings.patience:
+            break
+    assert best is not None
+    import importlib.metadata
+
+    config = NetworkConfig(
+        model=manifest.model,
+        kind=manifest.kind,
+        parameter_names=manifest.parameter_names,
+        inputs=manifest.columns[:-1],
+        output="log_likelihood" if manifest.kind == "lan" else "logit_p_upper",
+        hidden=settings.hidden,
+        box=manifest.box,
+        recipe=manifest.recipe,
+        recipe_sha256=manifest.recipe_sha256,
+        data_manifest_sha256=hashlib.sha256((data_dir / MANIFEST).read_bytes()).hexdigest(),
+        settings=settings,
+        versions={
+            **manifest.versions,
+            **{n: importlib.metadata.version(n) for n in ("jax", "flax", "optax")},
+        },
+        metrics={"validation_loss": best[0], "epochs": len(history), "history": history},
+        command=shlex.join(["ssmhub", *sys.argv[1:]]) if sys.argv[0].endswith("ssmhub") else "",
+    )
+    save_network(out_dir, config, best[1])
+    return Network(config, tuple((jnp.asarray(k), jnp.asarray(b)) for k, b in best[1]))
+
+
+def _mean(pairs: list[tuple[float, int]]) -> float:
+    n = sum(w for _, w in pairs)
+    return sum(v * w for v, w in pairs) / n if n else float("nan")
