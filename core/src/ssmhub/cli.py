@@ -249,6 +249,23 @@ def train(
     console.print(f"saved the best network to {out}")
 
 
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A trained network directory.")],
+    parameter_sets: Annotated[int, typer.Option(help="Parameter sets drawn from the box.")] = 200,
+    trials: Annotated[int, typer.Option(help="Trials simulated per parameter set (LAN).")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of parameters and trials.")] = 0,
+) -> None:
+    """Measure a network against the exact or PyDDM likelihood; record it in its card."""
+    from ssmhub.evaluation import evaluate as run
+
+    report = run(run_dir, n_parameter_sets=parameter_sets, n_trials=trials, seed=seed)
+    table = Table("metric", "value", title=f"{run_dir}: accuracy against {report['reference']}")
+    for key in ("median_abs_error", "p90_abs_error", "p99_abs_error"):
+        table.add_row(f"{key} ({report['unit']})", f"{report[key]:.4f}")
+    console.print(table)
+
+
 def main() -> None:
     """Entry point: add plugin commands, run, and turn user errors into exit code 2."""
     try:

@@ -1,0 +1,232 @@
+"""How accurate is a network? Errors against a reference likelihood on data from the model.
+
+Parameters are drawn uniformly from the network's training box and trials from the model's
+simulator, so errors are weighted where data actually fall. The reference is the model's
+closed-form likelihood when a plugin registers one named ``exact`` (the ddm), otherwise a
+Fokker-Planck solution from PyDDM on a grid fine enough to be checked against the exact ddm
+density first (see ``benchmarks/``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ssmhub.errors import SsmhubError
+from ssmhub.likelihood import Likelihood
+from ssmhub.network import CARD, CONFIG, Network, model_card, read_network
+from ssmhub.spec import ModelSpec
+
+PYDDM_DT = 0.0005
+PYDDM_DX = 0.001
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Reference log-likelihoods for one parameter set."""
+
+    name: str
+    log_density: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (rt, response) -> logp
+    p_upper: float
+
+
+@dataclass(frozen=True)
+class ExactReference:
+    """A plugin's closed-form likelihood as the reference."""
+
+    spec: ModelSpec
+    likelihood: Likelihood
+
+    def __call__(self, theta: dict[str, float], max_t: float) -> Reference:
+        params = np.array([[theta[n] for n in self.spec.parameter_names]])
+
+        def log_density(rt: np.ndarray, response: np.ndarray) -> np.ndarray:
+            rows = np.repeat(params, len(rt), axis=0)
+            return np.asarray(self.likelihood.logp_rt(rows, rt, response), dtype=np.float64)
+
+        assert self.likelihood.logp_choice is not None
+        p = float(np.exp(self.likelihood.logp_choice(params, np.array([1]))[0]))
+        return Reference("exact", log_density, p)
+
+
+@dataclass(frozen=True)
+class PyDDMReference:
+    """PyDDM's Fokker-Planck solution of an ssm-simulators model, via ssms' own mapping."""
+
+    spec: ModelSpec
+    dt: float = PYDDM_DT
+    dx: float = PYDDM_DX
+
+    def __post_init__(self) -> None:
+        from ssms.config import model_config
+        from ssms.external_simulators.pyddm_mapper import SSMSToPyDDMMapper
+
+        config = model_config.get(self.spec.ssms_model or "")
+        ok, why = SSMSToPyDDMMapper.is_compatible(config) if config else (False, "no ssms model")
+        if not ok:
+            raise SsmhubError(
+                f"no reference likelihood for {self.spec.name!r}: PyDDM cannot solve it ({why})"
+            )
+
+    def __call__(self, theta: dict[str, float], max_t: float) -> Reference:
+        from ssms.config import model_config
+        from ssms.external_simulators.pyddm_mapper import SSMSToPyDDMMapper
+
+        model = SSMSToPyDDMMapper.build_pyddm_model(
+            model_config=model_config[self.spec.ssms_model],
+            theta=theta,
+            generator_config={"delta_t": self.dt, "max_t": max_t},
+        )
+        model.dx = self.dx
+        solution = model.solve()
+        grid = model.t_domain()
+        pdfs = {1: solution.pdf("correct"), -1: solution.pdf("error")}
+
+        def log_density(rt: np.ndarray, response: np.ndarray) -> np.ndarray:
+            density = np.zeros(len(rt))
+            for r, pdf in pdfs.items():
+                mask = response == r
+                density[mask] = np.interp(rt[mask], grid, pdf, left=0.0, right=0.0)
+            with np.errstate(divide="ignore"):
+                return np.log(density)
+
+        name = f"pyddm(dt={self.dt}, dx={self.dx})"
+        return Reference(name, log_density, float(solution.prob("correct")))
+
+
+def reference_for(spec: ModelSpec) -> Callable[[dict[str, float], float], Reference]:
+    """The exact likelihood if a plugin registers one for ``spec``, else PyDDM."""
+    from ssmhub.plugins import get_manager
+
+    for builder in get_manager().likelihoods():
+        if builder.name == "exact" and builder.supports(spec):
+            return ExactReference(spec, builder.build(spec))
+    return PyDDMReference(spec)
+
+
+def evaluate(
+    path: Path,
+    n_parameter_sets: int = 200,
+    n_trials: int = 100,
+    seed: int = 0,
+    plot: bool = True,
+) -> dict[str, Any]:
+    """Measure a network's accuracy, record it in its config and card, and plot it."""
+    from ssmhub.files import write_text_atomically
+    from ssmhub.plugins import get_manager
+
+    manager = get_manager()
+    network = read_network(path)
+    spec = manager.catalog.get(network.config.model)
+    network = read_network(path, spec)
+    reference = reference_for(spec)
+    simulator = manager.simulator(spec)
+    rng = np.random.default_rng(seed)
+    box = network.config.box
+    lower = np.array([box[n][0] for n in spec.parameter_names])
+    upper = np.array([box[n][1] for n in spec.parameter_names])
+    errors, references, examples = [], "", []
+    for theta_row in rng.uniform(lower, upper, size=(n_parameter_sets, len(lower))):
+        theta = dict(zip(spec.parameter_names, map(float, theta_row), strict=True))
+        if network.config.kind == "cpn":
+            ref = reference(theta, 20.0)
+            references = ref.name
+            net_p = float(np.exp(network(theta_row[None, :].astype(np.float32))[0]))
+            errors.append(np.array([abs(net_p - ref.p_upper)]))
+            examples.append((theta_row, net_p, ref.p_upper))
+            continue
+        sim = simulator(
+            {k: np.array([v]) for k, v in theta.items()}, n_trials, int(rng.integers(2**31))
+        )
+        rt, response = sim.rt[0], sim.response[0]
+        # Solve only as far as the data reach (plus the plotted range): PyDDM's cost is
+        # linear in its time horizon.
+        ref = reference(
+            theta,
+            float(
+                max(
+                    rt.max(),
+                    theta_row[spec.parameter_names.index("t")]
+                    if "t" in spec.parameter_names
+                    else 0,
+                )
+                + 5.1
+            ),
+        )
+        references = ref.name
+        ref_logp = ref.log_density(rt, response)
+        rows = np.column_stack([np.repeat(theta_row[None, :], n_trials, 0), rt, response])
+        net_logp = np.asarray(network(rows.astype(np.float32)), dtype=np.float64)
+        finite = np.isfinite(ref_logp)
+        errors.append(np.abs(net_logp[finite] - ref_logp[finite]))
+        if len(examples) < 4:
+            examples.append((theta_row, ref))
+    err = np.concatenate(errors)
+    unit = "nats" if network.config.kind == "lan" else "probability"
+    report = {
+        "reference": references,
+        "unit": unit,
+        "n_parameter_sets": n_parameter_sets,
+        "n_trials_per_set": n_trials if network.config.kind == "lan" else 1,
+        "seed": seed,
+        "median_abs_error": float(np.median(err)),
+        "p90_abs_error": float(np.quantile(err, 0.9)),
+        "p99_abs_error": float(np.quantile(err, 0.99)),
+    }
+    config = network.config.model_copy(
+        update={"metrics": {**network.config.metrics, "accuracy": report}}
+    )
+    write_text_atomically(path / CONFIG, config.model_dump_json(indent=2))
+    write_text_atomically(path / CARD, model_card(config))
+    if plot:
+        _plot(path / "accuracy.png", network, spec, examples)
+    return report
+
+
+def _plot(out: Path, network: Network, spec: ModelSpec, examples: list[Any]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ssmhub.files import write_atomically
+
+    if network.config.kind == "cpn":
+        fig, ax = plt.subplots(figsize=(4.5, 4))
+        ref = np.array([e[2] for e in examples])
+        net = np.array([e[1] for e in examples])
+        ax.scatter(ref, net, s=8)
+        ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
+        ax.set_xlabel("reference P(response = +1)")
+        ax.set_ylabel("network P(response = +1)")
+    else:
+        fig, axes = plt.subplots(1, len(examples), figsize=(4 * len(examples), 3.5), squeeze=False)
+        for ax, (theta_row, ref) in zip(axes[0], examples, strict=True):
+            t = theta_row[spec.parameter_names.index("t")] if "t" in spec.parameter_names else 0
+            grid = np.linspace(t + 1e-3, t + 5, 300)
+            for response, sign in ((1, 1), (-1, -1)):
+                resp = np.full_like(grid, response)
+                rows = np.column_stack([np.repeat(theta_row[None], len(grid), 0), grid, resp])
+                net = np.exp(np.asarray(network(rows.astype(np.float32))))
+                ax.plot(grid, sign * np.exp(ref.log_density(grid, resp)), color="black", lw=1)
+                ax.plot(grid, sign * net, color="tab:orange", lw=1, ls="--")
+            ax.set_title(
+                ", ".join(
+                    f"{n}={x:.2f}" for n, x in zip(spec.parameter_names, theta_row, strict=True)
+                ),
+                fontsize=7,
+            )
+            ax.set_xlabel("rt (s); response -1 drawn below zero")
+        axes[0][0].legend(["reference", "network"], fontsize=7)
+    fig.suptitle(f"{network.config.model} {network.config.kind}: network vs reference")
+    fig.tight_layout()
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    write_atomically(out, lambda f: f.write(buffer.getvalue()))
