@@ -1,0 +1,123 @@
+"""The ``ssmhub`` command, run as a user runs it: a fresh interpreter per call.
+
+User errors must end with exit code 2 and one line naming the problem, never a traceback.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import first_cells, run_cli
+
+THETA = "v=1,a=1.5,z=0.5,t=0.3"
+
+
+def flat(text: str) -> str:
+    """``text`` with its whitespace collapsed, so that rich's line wrapping does not matter."""
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--theta", "v=1,a=1.5,z=0.5"], "model 'ddm' needs a value for 't'"),
+        (
+            ["--theta", THETA + ",q=2"],
+            "unknown parameter(s) 'q' for model 'ddm'; it takes v, a, z, t",
+        ),
+        (
+            ["--theta", "v=1,a=9,z=0.5,t=0.3"],
+            "parameter 'a' = 9 lies outside its bounds [0.3, 2.5]",
+        ),
+        (["--theta", THETA, "-n", "0"], "n must be a positive whole number of trials, got 0"),
+        (["--theta", THETA, "-n", "-4"], "n must be a positive whole number of trials, got -4"),
+        (["--theta", "v1"], "--theta: 'v1' is not of the form name=value"),
+        (["--theta", "v=fast,a=1,z=0.5,t=0.3"], "--theta: value of 'v' is not a number: 'fast'"),
+    ],
+    ids=["missing", "unknown", "outside", "n-zero", "n-negative", "malformed", "not-a-number"],
+)
+def test_bad_simulate_input_is_a_clean_error(args, message):
+    result = run_cli("simulate", "ddm", *args)
+    assert result.returncode == 2
+    assert message in flat(result.stderr)
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize("command", ["simulate", "info"])
+def test_unknown_model_lists_models_and_suggests(command):
+    args = ["--theta", THETA] if command == "simulate" else []
+    result = run_cli(command, "ddn", *args)
+    assert result.returncode == 2
+    message = flat(result.stderr)
+    assert "unknown model 'ddn'. Did you mean 'ddm'?" in message
+    assert "Installed models: angle, ddm, weibull" in message
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_simulate_writes_csv_atomically(tmp_path):
+    out = tmp_path / "results" / "trials.csv"
+    result = run_cli(
+        "simulate", "ddm", "--theta", THETA, "-n", "250", "--seed", "3", "-o", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "wrote 250 trials" in flat(result.stdout)
+    data = pd.read_csv(out)
+    assert list(data.columns) == ["rt", "response"]
+    assert len(data) == 250
+    assert set(data["response"]) <= {-1, 1}
+    assert (data["rt"] > 0.3).all()
+    assert [p.name for p in out.parent.iterdir()] == ["trials.csv"]  # no temporary file left
+
+
+def test_simulate_prints_a_summary():
+    result = run_cli("simulate", "ddm", "--theta", "v=2.5,a=2,z=0.5,t=0.3", "-n", "400")
+    assert result.returncode == 0, result.stderr
+    assert "ddm: 400 simulated trials" in result.stdout
+    # With this drift nearly every trial ends at the upper bound: a row for response 1.
+    assert "1" in first_cells(result.stdout)
+
+
+def test_info_describes_a_model():
+    result = run_cli("info", "angle")
+    assert result.returncode == 0, result.stderr
+    text = flat(result.stdout)
+    assert "theta" in first_cells(result.stdout)
+    assert "angle (ssmhub-angle" in text
+    assert "choices: [-1, 1]" in text
+    assert "lan recipe: estimator=pyddm" in text
+
+
+def test_help_lists_the_commands():
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr
+    for command in ("models", "info", "plugins", "simulate"):
+        assert command in result.stdout
+
+
+COMMAND_PLUGIN = """
+import typer
+
+import ssmhub
+
+
+@ssmhub.hookimpl
+def register_commands(app):
+    @app.command()
+    def greet(name: str = typer.Option("world", help="Who to greet.")) -> None:
+        \"\"\"Say hello from a plugin.\"\"\"
+        print(f"hello {name}, from the greeter plugin")
+"""
+
+
+def test_plugin_adds_a_command(plugin_dists):
+    plugin_dists.add("greeter", COMMAND_PLUGIN)
+    result = run_cli("greet", "--name", "Ada", plugins=plugin_dists)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hello Ada, from the greeter plugin"
+
+
+def test_plugin_command_that_fails_to_register_leaves_the_cli_working(plugin_dists):
+    plugin_dists.add("badcommand", COMMAND_PLUGIN.replace("@app.command()", "1 / 0\n    @app"))
+    result = run_cli("models", plugins=plugin_dists)
+    assert result.returncode == 0, result.stderr
+    assert first_cells(result.stdout) == ["angle", "ddm", "weibull"]
