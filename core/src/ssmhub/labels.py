@@ -112,7 +112,8 @@ def make_rows(
 ) -> np.ndarray:
     """Training rows for one parameter set, as float32.
 
-    LAN: ``n_training_points`` rows of [parameters, rt, response, log-likelihood].
+    LAN: up to ``n_training_points`` rows of [parameters, rt, response, log-likelihood]; rows
+    with rt <= t (the non-decision time, a parameter named ``t`` by convention) are dropped.
     CPN: one row of [parameters, P(response = +1)].
     """
     params = np.array([theta[n] for n in spec.parameter_names])
@@ -129,7 +130,11 @@ def make_rows(
         _generator_config(recipe),
         {"params": list(spec.parameter_names), "nchoices": len(spec.choices)},
     )
-    return strategy.generate(theta, estimator, random_state=int(mix_seed))
+    rows = strategy.generate(theta, estimator, random_state=int(mix_seed))
+    # Every SSM has rt > t; the likelihood is -inf below that whatever a network says, so
+    # rows there would only teach the network a jump it cannot fit.
+    t = theta.get("t", 0.0)
+    return rows[rows[:, len(params)] > t]
 
 
 def _simulate_one(simulator: Simulator, theta: dict[str, float], n: int, seed: int):

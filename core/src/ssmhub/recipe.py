@@ -40,9 +40,9 @@ class Recipe(BaseModel):
         default=1_000, description="Labelled (rt, response) points drawn per parameter set."
     )
     mixture: tuple[float, float, float] = Field(
-        default=(0.8, 0.1, 0.1),
+        default=(0.9, 0.1, 0.0),
         description="Shares of training points from the model, uniform on the rt range, and "
-        "uniform at rt <= 0 (LAN only).",
+        "uniform at rt <= 0 (LAN only; rows at rt <= t are dropped, see labels.py).",
     )
     max_rt: float = Field(
         default=20.0, gt=0, description="Upper end of the rt range (uniform draws, PyDDM grid)."

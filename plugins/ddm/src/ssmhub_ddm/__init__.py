@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ssmhub import ModelSpec, Parameter, Recipe, hookimpl
+from ssmhub.likelihood import ClosedFormLikelihood, Likelihood, LikelihoodBuilder
 
 # Names, bounds and defaults follow ssm-simulators 0.15's model_config["ddm"].
 SPEC = ModelSpec(
@@ -44,3 +45,13 @@ SPEC = ModelSpec(
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(SPEC)
+
+
+@hookimpl
+def register_likelihoods(register: Callable[[LikelihoodBuilder], None]) -> None:
+    import jax
+
+    from ssmhub_ddm import exact  # imports jax: only when likelihoods are asked for
+
+    likelihood = Likelihood(jax.jit(exact.logpdf), jax.jit(exact.log_choice_probability))
+    register(ClosedFormLikelihood("exact", frozenset({SPEC.name}), likelihood))
