@@ -159,6 +159,17 @@ def load_network(model: str, kind: NetworkKind, path: Path | None = None) -> Net
     return network
 
 
+def shipped_network(package: str, kind: NetworkKind) -> Path | None:
+    """A network shipped as package data at ``<package>/networks/<kind>/``, if there is one.
+
+    Plugins call this from their ``locate_network`` hook to offer their trained networks.
+    """
+    from importlib.resources import files
+
+    path = Path(str(files(package) / "networks" / kind))
+    return path if (path / CONFIG).is_file() else None
+
+
 def model_card(config: NetworkConfig) -> str:
     """A short model card: what the network is, how it was made, how well it does."""
     metrics = "\n".join(f"| {k} | {v} |" for k, v in config.metrics.items()) or "| - | - |"

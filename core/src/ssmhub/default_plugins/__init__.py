@@ -1,5 +1,5 @@
 """The core's own hook implementations, loaded before any installed plugin."""
 
-from ssmhub.default_plugins import cache, ssms_simulator, trainers
+from ssmhub.default_plugins import cache, network_likelihood, ssms_simulator, trainers
 
-PLUGINS = [cache, ssms_simulator, trainers]
+PLUGINS = [cache, ssms_simulator, trainers, network_likelihood]

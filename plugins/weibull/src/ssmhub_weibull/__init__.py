@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from ssmhub import ModelSpec, Parameter, Recipe, hookimpl
+from ssmhub.network import shipped_network
+from ssmhub.recipe import NetworkKind
 
 # Names, bounds and defaults follow ssm-simulators 0.15's model_config["weibull"].
 SPEC = ModelSpec(
@@ -58,3 +61,8 @@ SPEC = ModelSpec(
 @hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
     register(SPEC)
+
+
+@hookimpl
+def locate_network(spec: ModelSpec, kind: NetworkKind) -> Path | None:
+    return shipped_network(__name__, kind) if spec.name == SPEC.name else None

@@ -1,0 +1,76 @@
+"""The ``lan`` likelihood builder: trained networks (LAN, and CPN if there is one) for any model.
+
+Networks are found through the ``locate_network`` hook (cache, plugins, registries). The
+builder returns plain JAX functions; the guards (``rt <= t``, the training box) and the
+PyTensor wrapping are the core's, in `ssmhub.ops`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from ssmhub.hookspecs import hookimpl
+from ssmhub.likelihood import Array, Likelihood, LikelihoodBuilder
+from ssmhub.network import Network, load_network
+from ssmhub.spec import ModelSpec
+
+
+def lan_logp(lan: Network, params: Array, rt: Array, response: Array) -> Array:
+    """LAN log-likelihoods of (N, P) parameter rows at (rt, response), in the network's dtype."""
+    import jax.numpy as jnp
+
+    dtype = lan.weights[0][0].dtype  # float32 weights: compute in float32, it is faster
+    x = jnp.concatenate(
+        [jnp.asarray(params, dtype), jnp.asarray(rt, dtype)[:, None], jnp.asarray(response, dtype)[:, None]],
+        axis=-1,
+    )
+    return lan(x)
+
+
+def cpn_logp(cpn: Network, params: Array, response: Array) -> Array:
+    """log P(response) from the CPN's logit of P(upper): response > 0 is the upper bound."""
+    import jax
+    import jax.numpy as jnp
+
+    logit = cpn.logits(jnp.asarray(params, cpn.weights[0][0].dtype))
+    return jax.nn.log_sigmoid(jnp.where(jnp.asarray(response) > 0, logit, -logit))
+
+
+@dataclass(frozen=True)
+class NetworkLikelihood:
+    """Builds a `Likelihood` from the model's trained networks."""
+
+    name: str = "lan"
+
+    def supports(self, spec: ModelSpec) -> bool:
+        from ssmhub.plugins import get_manager
+
+        return get_manager().locate_network(spec, "lan") is not None
+
+    def build(self, spec: ModelSpec) -> Likelihood:
+        lan, cpn = self.networks(spec)
+        return Likelihood(
+            partial(lan_logp, lan), partial(cpn_logp, cpn) if cpn is not None else None
+        )
+
+    def networks(self, spec: ModelSpec) -> tuple[Network, Network | None]:
+        """The LAN, and the CPN if one is found."""
+        from ssmhub.plugins import get_manager
+
+        has_cpn = get_manager().locate_network(spec, "cpn") is not None
+        return load_network(spec.name, "lan"), load_network(spec.name, "cpn") if has_cpn else None
+
+    def training_box(self, spec: ModelSpec) -> dict[str, tuple[float, float]]:
+        """Where the networks were trained: the intersection of the LAN's and the CPN's boxes."""
+        boxes = [net.config.box for net in self.networks(spec) if net is not None]
+        return {
+            name: (max(b[name][0] for b in boxes), min(b[name][1] for b in boxes))
+            for name in spec.parameter_names
+        }
+
+
+@hookimpl
+def register_likelihoods(register: Callable[[LikelihoodBuilder], None]) -> None:
+    register(NetworkLikelihood())

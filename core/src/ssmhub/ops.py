@@ -1,0 +1,200 @@
+"""Per-trial JAX log-likelihoods as PyTensor Ops, and the guards every likelihood gets.
+
+`LogLikeOp` wraps a JAX function ``f(*inputs) -> (N,)``; its gradient is a second Op,
+`LogLikeVJPOp`, that runs ``jax.vjp``. Both are registered with ``jax_funcify``, so a JAX
+backend (``pm.sample(nuts_sampler="numpyro" | "blackjax")``) compiles the model, the network
+and its gradient into one XLA program instead of calling back into Python; the C and Python
+backends call the jitted functions from ``perform``.
+
+`guard` wraps a `Likelihood` with the checks that do not depend on how it was built: a
+trial with ``rt <= t`` has density 0, and a network knows nothing outside its training box.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytensor.tensor as pt
+from pytensor import config
+from pytensor.gradient import DisconnectedType
+from pytensor.graph.basic import Apply, Variable
+from pytensor.graph.op import Op
+from pytensor.link.jax.dispatch import jax_funcify
+from pytensor.scalar import upcast
+from pytensor.tensor.type import TensorType, discrete_dtypes, float_dtypes
+
+from ssmhub.likelihood import Array, Likelihood
+from ssmhub.spec import ModelSpec
+
+__all__ = ["LogLikeOp", "LogLikeVJPOp", "guard"]
+
+
+class LogLikeOp(Op):
+    """Per-trial log-likelihoods ``fn(*inputs) -> (N,)`` of a JAX function.
+
+    Inputs listed in ``data`` (the observations) and integer inputs get no gradient. The
+    output dtype is the widest floating dtype of the inputs (``floatX`` if none): a network
+    may compute in float32 inside ``fn``, and the sampler still sees the model's precision.
+    """
+
+    __props__ = ("fn", "data")
+
+    def __init__(self, fn: Callable[..., Array], data: Sequence[int] = (), name: str = "") -> None:
+        self.fn = fn
+        self.data = tuple(data)
+        self.name = name or getattr(fn, "__name__", "loglike")
+        self._jitted: Callable[..., Array] | None = None
+        self._vjps: dict[tuple[int, ...], LogLikeVJPOp] = {}
+        super().__init__()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Compiled functions stay behind: PyMC pickles the model into its chain processes.
+        return {**self.__dict__, "_jitted": None, "_vjps": {}}
+
+    def __str__(self) -> str:
+        return f"LogLikeOp{{{self.name}}}"
+
+    def make_node(self, *inputs: Any) -> Apply:
+        tensors = [pt.as_tensor_variable(x) for x in inputs]
+        floats = [x.dtype for x in tensors if x.dtype in float_dtypes]
+        dtype = upcast(*floats) if floats else config.floatX
+        return Apply(self, tensors, [TensorType(dtype, shape=(None,))()])
+
+    def perform(self, node: Apply, inputs: Sequence[np.ndarray], outputs: list[list]) -> None:
+        if self._jitted is None:
+            self._jitted = jax.jit(self.fn)
+        outputs[0][0] = np.asarray(self._jitted(*inputs), dtype=node.outputs[0].dtype)
+
+    def _wrt(self, inputs: Sequence[Variable]) -> tuple[int, ...]:
+        """The inputs that get a gradient: not data, not integers."""
+        return tuple(
+            i for i, x in enumerate(inputs) if i not in self.data and x.dtype not in discrete_dtypes
+        )
+
+    def connection_pattern(self, node: Apply) -> list[list[bool]]:
+        wrt = self._wrt(node.inputs)
+        return [[i in wrt] for i in range(len(node.inputs))]
+
+    def pullback(
+        self, inputs: Sequence[Variable], outputs: Sequence[Variable], cotangents: Sequence[Variable]
+    ) -> list[Variable]:
+        wrt = self._wrt(inputs)
+        if isinstance(cotangents[0].type, DisconnectedType) or not wrt:
+            return [DisconnectedType()() for _ in inputs]
+        if wrt not in self._vjps:  # one VJP Op per wrt, so its jitted function is reused
+            self._vjps[wrt] = LogLikeVJPOp(self.fn, wrt, self.name)
+        grads = self._vjps[wrt](*inputs, cotangents[0], return_list=True)
+        by_input = dict(zip(wrt, grads, strict=True))
+        return [by_input.get(i, DisconnectedType()()) for i in range(len(inputs))]
+
+
+class LogLikeVJPOp(Op):
+    """The vector-Jacobian product of a `LogLikeOp`: cotangents of the inputs in ``wrt``."""
+
+    __props__ = ("fn", "wrt")
+
+    def __init__(self, fn: Callable[..., Array], wrt: tuple[int, ...], name: str = "") -> None:
+        self.fn = fn
+        self.wrt = wrt
+        self.name = name
+        self._jitted: Callable[..., tuple[Array, ...]] | None = None
+        super().__init__()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_jitted": None}
+
+    def __str__(self) -> str:
+        return f"LogLikeVJPOp{{{self.name}}}"
+
+    def make_node(self, *inputs: Any) -> Apply:
+        tensors = [pt.as_tensor_variable(x) for x in inputs]
+        return Apply(self, tensors, [tensors[i].type() for i in self.wrt])
+
+    def vjp(self, *args: Array) -> tuple[Array, ...]:
+        """Cotangents of ``inputs[wrt]`` given ``(*inputs, cotangent)``; a pure JAX function."""
+        *inputs, cotangent = args
+
+        def of_wrt(*values: Array) -> Array:
+            full = list(inputs)
+            for i, value in zip(self.wrt, values, strict=True):
+                full[i] = value
+            return self.fn(*full)
+
+        primals = [jnp.asarray(inputs[i]) for i in self.wrt]
+        out, pull = jax.vjp(of_wrt, *primals)
+        grads = pull(jnp.asarray(cotangent).astype(out.dtype))
+        return tuple(g.astype(p.dtype) for g, p in zip(grads, primals, strict=True))
+
+    def perform(self, node: Apply, inputs: Sequence[np.ndarray], outputs: list[list]) -> None:
+        if self._jitted is None:
+            self._jitted = jax.jit(self.vjp)
+        for out, grad, var in zip(outputs, self._jitted(*inputs), node.outputs, strict=True):
+            out[0] = np.asarray(grad, dtype=var.dtype)
+
+
+@jax_funcify.register(LogLikeOp)
+def _funcify_loglike(op: LogLikeOp, node: Apply | None = None, **kwargs: Any) -> Callable:
+    dtype = node.outputs[0].dtype if node is not None else None
+
+    def loglike(*inputs: Array) -> Array:
+        out = op.fn(*inputs)
+        return out if dtype is None else out.astype(dtype)
+
+    return loglike
+
+
+@jax_funcify.register(LogLikeVJPOp)
+def _funcify_vjp(op: LogLikeVJPOp, **kwargs: Any) -> Callable:
+    def vjp(*args: Array) -> Array | tuple[Array, ...]:
+        grads = op.vjp(*args)
+        return grads[0] if len(grads) == 1 else grads
+
+    return vjp
+
+
+def guard(
+    likelihood: Likelihood, spec: ModelSpec, box: Mapping[str, tuple[float, float]] | None
+) -> Likelihood:
+    """``likelihood`` with ``-inf`` where the model or the network cannot be trusted.
+
+    A trial with ``rt <= t`` (``t`` the spec's parameter of that name, if any) is impossible,
+    whatever a network says: a finite floor there would make a large ``t`` look plausible.
+    Parameter rows outside ``box`` (None: no box) are ``-inf`` too. Guarded rows are
+    evaluated at a stand-in point inside the box and masked afterwards (the double
+    ``where``), so gradients stay finite there.
+    """
+    names = spec.parameter_names
+    box = box or {}
+    lower = np.array([box.get(n, (-np.inf, np.inf))[0] for n in names])
+    upper = np.array([box.get(n, (-np.inf, np.inf))[1] for n in names])
+    stand_in = np.array(
+        [(box[n][0] + box[n][1]) / 2 if n in box else spec.parameter(n).default for n in names]
+    )
+    t = names.index("t") if "t" in names else None
+    stand_in_rt = (stand_in[t] if t is not None else 0.0) + 1.0
+
+    def in_box(params: Array) -> Array:
+        return jnp.all((params >= lower) & (params <= upper), axis=-1)
+
+    def logp_rt(params: Array, rt: Array, response: Array) -> Array:
+        ok = in_box(params) & (rt > (params[..., t] if t is not None else 0.0))
+        safe = likelihood.logp_rt(
+            jnp.where(ok[..., None], params, stand_in.astype(params.dtype)),
+            jnp.where(ok, rt, stand_in_rt),
+            response,
+        )
+        return jnp.where(ok, safe, -jnp.inf)
+
+    def logp_choice(params: Array, response: Array) -> Array:
+        assert likelihood.logp_choice is not None
+        ok = in_box(params)
+        safe = likelihood.logp_choice(
+            jnp.where(ok[..., None], params, stand_in.astype(params.dtype)), response
+        )
+        return jnp.where(ok, safe, -jnp.inf)
+
+    return Likelihood(logp_rt, logp_choice if likelihood.logp_choice is not None else None)
