@@ -104,3 +104,19 @@ def test_missing_network_says_how_to_get_one(monkeypatch, tmp_path):
     monkeypatch.setenv("SSMHUB_HOME", str(tmp_path))
     with pytest.raises(SsmhubError, match="ssmhub train"):
         ssmhub.load_network("weibull", "cpn")
+
+
+@pytest.mark.slow
+def test_saved_network_reproduces_the_recorded_validation_loss(trained, lan_data):
+    # The input standardisation used in training is folded into the first layer on saving;
+    # the saved network must score the held-out rows exactly as the trained model did.
+    import optax
+
+    from ssmhub.generate import read_manifest
+    from ssmhub.training import _split
+
+    network, _, _ = trained
+    settings = network.config.settings
+    rows = np.concatenate(list(_split(read_manifest(lan_data), lan_data, settings, True, None)))
+    loss = float(optax.huber_loss(network(rows[:, :-1]), rows[:, -1]).mean())
+    assert loss == pytest.approx(network.config.metrics["validation_loss"], rel=1e-4)

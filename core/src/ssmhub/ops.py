@@ -12,6 +12,7 @@ trial with ``rt <= t`` has density 0, and a network knows nothing outside its tr
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -80,7 +81,10 @@ class LogLikeOp(Op):
         return [[i in wrt] for i in range(len(node.inputs))]
 
     def pullback(
-        self, inputs: Sequence[Variable], outputs: Sequence[Variable], cotangents: Sequence[Variable]
+        self,
+        inputs: Sequence[Variable],
+        outputs: Sequence[Variable],
+        cotangents: Sequence[Variable],
     ) -> list[Variable]:
         wrt = self._wrt(inputs)
         if isinstance(cotangents[0].type, DisconnectedType) or not wrt:
@@ -154,6 +158,24 @@ def _funcify_vjp(op: LogLikeVJPOp, **kwargs: Any) -> Callable:
         return grads[0] if len(grads) == 1 else grads
 
     return vjp
+
+
+def _numba_funcify(op: Op, node: Apply, **kwargs: Any) -> Callable:
+    """Numba calls ``perform`` in object mode, which is right here: JAX does the work."""
+    from pytensor.link.numba.dispatch.basic import generate_fallback_impl
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
+        return generate_fallback_impl(op, node, **kwargs)
+
+
+try:  # PyMC's default backend; without numba installed, there is nothing to register
+    from pytensor.link.numba.dispatch import numba_funcify
+except ImportError:
+    pass
+else:
+    numba_funcify.register(LogLikeOp)(_numba_funcify)
+    numba_funcify.register(LogLikeVJPOp)(_numba_funcify)
 
 
 def guard(

@@ -24,6 +24,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from pytensor import config
+from pytensor.graph.traversal import ancestors
 from pytensor.tensor.basic import infer_static_shape
 from pytensor.tensor.type import float_dtypes
 from pytensor.tensor.variable import TensorConstant, TensorVariable
@@ -299,13 +300,16 @@ def _warn_outside_box(
     an expression of variables is checked on prior draws.
     """
     for name, x in tensors.items():
-        if isinstance(x, TensorConstant) or not _is_random(x):
+        if not _depends_on_free_rvs(model, x):
             continue
         lo, hi = box[name]
         if x in model.free_RVs:
             eps = 1e-6 * (hi - lo)
             shape = tuple(x.shape.eval())
-            edges = [pm.logp(x, np.full(shape, v, dtype=x.dtype), warn_rvs=False) for v in (lo - eps, hi + eps)]
+            edges = [
+                pm.logp(x, np.full(shape, v, dtype=x.dtype), warn_rvs=False)
+                for v in (lo - eps, hi + eps)
+            ]
             reaches = any(np.isfinite(e).any() for e in pm.draw(edges, random_seed=0))
         else:
             draws = pm.draw(x, draws=500, random_seed=0)
@@ -321,11 +325,123 @@ def _warn_outside_box(
             )
 
 
-def _is_random(x: TensorVariable) -> bool:
-    """Whether ``x`` depends on a random variable (and so is not a fixed number)."""
-    from pytensor.graph.traversal import ancestors
-    from pytensor.tensor.random.op import RandomVariable
+def _depends_on_free_rvs(model: pm.Model, x: TensorVariable) -> bool:
+    free = set(model.free_RVs)
+    return any(v in free for v in ancestors([x]))
 
-    return any(
-        v.owner is not None and isinstance(v.owner.op, RandomVariable) for v in ancestors([x])
+
+def _start_t_below(model: pm.Model, t: TensorVariable, rt: np.ndarray) -> None:
+    """Make the model start with ``t`` below the fastest rt, where the likelihood is finite.
+
+    A fixed ``t`` at or above an observed rt is an error (those trials are impossible). A
+    free ``t`` whose default start (its prior's support point) is not well below the
+    fastest rt starts at a quarter of it instead, if the user set no initval and the prior
+    allows it, so that jittered starts stay below too; otherwise a `StartingPointWarning`.
+    """
+    rts = rt[~np.isnan(rt)]
+    if not rts.size:
+        return
+    fastest = float(rts.min())
+    if isinstance(t, TensorConstant):
+        values = np.broadcast_to(t.data, rt.shape)
+        bad = np.flatnonzero(values >= rt)  # NaN rts compare False
+        if bad.size:
+            row = int(bad[0])
+            raise ThetaError(
+                f"t = {values[row]:g} is not below the rt {rt[row]:g} of row {row}: that "
+                "trial is impossible under the model"
+            )
+        return
+    if not _depends_on_free_rvs(model, t):
+        return
+    (start_expr,) = model.replace_rvs_by_values([t])
+    start_fn = model.compile_fn(start_expr, inputs=model.value_vars, on_unused_input="ignore")
+    start = np.asarray(start_fn(model.initial_point()))
+    if np.all(start < 0.5 * fastest):
+        return
+    if t in model.free_RVs and model.rvs_to_initial_values.get(t) is None:
+        for fraction in (0.25, 0.1, 0.01):
+            candidate = np.full(start.shape, fraction * fastest, dtype=t.dtype)
+            if np.isfinite(pm.draw(pm.logp(t, candidate, warn_rvs=False), random_seed=0)).all():
+                model.set_initval(t, candidate)
+                return
+    if np.any(start >= fastest):
+        warnings.warn(
+            f"the model starts at t = {start.max():g}, not below the fastest rt {fastest:g}, "
+            "where the likelihood is -inf; give t an initval below it",
+            StartingPointWarning,
+            stacklevel=3,
+        )
+
+
+def _blackjax_inference_loop(
+    seed: Array,
+    init_position: Any,
+    logp_fn: Callable,
+    draws: int,
+    tune: int,
+    target_accept: float,
+    **adaptation_kwargs: Any,
+) -> tuple[Any, dict[str, Array]]:
+    """pymc's blackjax loop for blackjax >= 1.6 (pymc issue 8367), without a progress bar.
+
+    pymc 6.4 hands ``progress_bar`` to ``blackjax.window_adaptation``, which since blackjax
+    1.6 forwards unknown arguments to the NUTS kernel (``TypeError: ... unexpected keyword
+    argument 'progress_bar'``), and then calls ``blackjax.progress_bar.gen_scan_fn``, which
+    blackjax 1.6 replaced by a context manager. This is pymc's loop with the argument
+    dropped before the adaptation and a plain ``lax.scan``.
+    """
+    import blackjax
+    from blackjax.adaptation.base import get_filter_adapt_info_fn
+
+    adaptation_kwargs.pop("progress_bar", None)
+    algorithm_name = adaptation_kwargs.pop("algorithm", "nuts")
+    if algorithm_name not in ("nuts", "hmc"):
+        raise ValueError("Only supporting 'nuts' or 'hmc' as algorithm to draw samples.")
+    algorithm = getattr(blackjax, algorithm_name)
+    adapt = blackjax.window_adaptation(
+        algorithm=algorithm,
+        logdensity_fn=logp_fn,
+        target_acceptance_rate=target_accept,
+        adaptation_info_fn=get_filter_adapt_info_fn(),
+        **adaptation_kwargs,
     )
+    (last_state, tuned_params), _ = adapt.run(seed, init_position, num_steps=tune)
+    kernel = algorithm(logp_fn, **tuned_params).step
+
+    def one_step(state: Any, key: Array) -> tuple[Any, tuple[Any, dict[str, Array]]]:
+        state, info = kernel(key, state)
+        stats = {
+            "diverging": info.is_divergent,
+            "energy": info.energy,
+            "tree_depth": info.num_trajectory_expansions,
+            "n_steps": info.num_integration_steps,
+            "acceptance_rate": info.acceptance_rate,
+            "lp": state.logdensity,
+        }
+        return state, (state.position, stats)
+
+    _, (samples, stats) = jax.lax.scan(one_step, last_state, jax.random.split(seed, draws))
+    return samples, stats
+
+
+def _blackjax_compatibility() -> None:
+    """Swap in `_blackjax_inference_loop` when blackjax has the API pymc 6.4 cannot use.
+
+    Detected by what pymc's loop calls: ``blackjax.progress_bar.gen_scan_fn`` (gone in
+    blackjax 1.6, where ``progress_bar`` became a function). Older blackjax, or a pymc
+    without that loop, is left alone.
+    """
+    try:
+        import blackjax
+        import pymc.sampling.jax as pymc_jax
+    except ImportError:
+        return
+    if hasattr(blackjax.progress_bar, "gen_scan_fn") or not hasattr(
+        pymc_jax, "_blackjax_inference_loop"
+    ):
+        return
+    pymc_jax._blackjax_inference_loop = _blackjax_inference_loop
+
+
+_blackjax_compatibility()

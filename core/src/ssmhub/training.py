@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,8 +106,14 @@ def train(
                 x = jnp.tanh(layer(x))
             return self.layers[-1](x)[..., 0]
 
+    # Inputs are standardised for training (rt and v live on very different scales); the
+    # scaling is folded into the first layer when saving, so the network stays a plain MLP.
+    first = load_shard(data_dir, min(manifest.shards, key=lambda s: s.index))
+    shift = np.asarray(first[:, :-1].mean(axis=0), dtype=np.float32)
+    scale = np.asarray(first[:, :-1].std(axis=0) + 1e-6, dtype=np.float32)
+
     def loss_of(model: MLP, batch: jax.Array) -> jax.Array:
-        out = model(batch[:, :-1])
+        out = model((batch[:, :-1] - shift) / scale)
         if manifest.kind == "cpn":
             return optax.sigmoid_binary_cross_entropy(out, batch[:, -1]).mean()
         return optax.huber_loss(out, batch[:, -1]).mean()
@@ -135,13 +142,7 @@ def train(
         train_loss, val_loss = _mean(train_losses), _mean(val_losses)
         improved = best is None or val_loss < best[0]
         if improved:
-            best = (
-                val_loss,
-                [
-                    (np.asarray(layer.kernel[...]), np.asarray(layer.bias[...]))
-                    for layer in model.layers
-                ],
-            )
+            best = (val_loss, _fold_scaling(model, shift, scale))
             stale = 0
         else:
             stale += 1
@@ -174,6 +175,18 @@ def train(
     )
     save_network(out_dir, config, best[1])
     return Network(config, tuple((jnp.asarray(k), jnp.asarray(b)) for k, b in best[1]))
+
+
+def _fold_scaling(
+    model: Any, shift: np.ndarray, scale: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Weights of ``model`` with the input standardisation folded into its first layer."""
+    weights = [
+        (np.asarray(layer.kernel[...]), np.asarray(layer.bias[...])) for layer in model.layers
+    ]
+    kernel, bias = weights[0]
+    weights[0] = (kernel / scale[:, None], bias - (shift / scale) @ kernel)
+    return weights
 
 
 def _mean(pairs: list[tuple[float, int]]) -> float:

@@ -23,7 +23,11 @@ def lan_logp(lan: Network, params: Array, rt: Array, response: Array) -> Array:
 
     dtype = lan.weights[0][0].dtype  # float32 weights: compute in float32, it is faster
     x = jnp.concatenate(
-        [jnp.asarray(params, dtype), jnp.asarray(rt, dtype)[:, None], jnp.asarray(response, dtype)[:, None]],
+        [
+            jnp.asarray(params, dtype),
+            jnp.asarray(rt, dtype)[:, None],
+            jnp.asarray(response, dtype)[:, None],
+        ],
         axis=-1,
     )
     return lan(x)
