@@ -41,7 +41,17 @@ SPEC = ModelSpec(
     choices=(-1, 1),
     ssms_model="ddm",
     # The ddm has a closed-form density: exact labels beat any KDE at no simulation cost.
-    recipes=(Recipe(kind="lan", estimator="exact"), Recipe(kind="cpn", estimator="exact")),
+    recipes=(
+        # Labels are exact, so the simulations only supply rt draws from the model.
+        Recipe(
+            kind="lan",
+            estimator="exact",
+            n_parameter_sets=20_000,
+            n_simulations=2_000,
+            n_training_points=1_000,
+        ),
+        Recipe(kind="cpn", estimator="exact", n_parameter_sets=200_000, shard_size=10_000),
+    ),
 )
 
 
