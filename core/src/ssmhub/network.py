@@ -11,15 +11,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ssmhub.errors import SsmhubError
 from ssmhub.recipe import NetworkKind, Recipe
 from ssmhub.spec import ModelSpec
 from ssmhub.trainer import TrainSettings
+
+if TYPE_CHECKING:
+    import numpy as np
 
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
@@ -85,6 +87,7 @@ def save_network(
     out: Path, config: NetworkConfig, weights: list[tuple[np.ndarray, np.ndarray]]
 ) -> None:
     """Write a network directory; each file lands whole (temporary name, then rename)."""
+    import numpy as np
     from safetensors.numpy import save
 
     from ssmhub.files import write_atomically, write_text_atomically

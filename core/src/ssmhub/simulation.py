@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
-import numpy as np
-
 from ssmhub.errors import SsmhubError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
@@ -43,6 +42,7 @@ def simulate(
     trial-wise values ``n`` trials are drawn per row, in row order, and the parameters are
     returned as columns beside ``rt`` and ``response``.
     """
+    import numpy as np
     import pandas as pd  # imported here: it is slow to import and the CLI's --help needs none
 
     from ssmhub.plugins import get_manager
@@ -69,6 +69,8 @@ def _check_simulation(
     sim: Simulation, model: str, choices: tuple[int, ...], shape: tuple[int, int]
 ) -> None:
     """Catch a simulator that breaks its contract here, not deep inside training."""
+    import numpy as np
+
     for field in ("rt", "response"):
         got = np.shape(getattr(sim, field))
         if got != shape:

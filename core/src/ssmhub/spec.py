@@ -7,14 +7,17 @@ order from it, so it validates itself strictly and is immutable once built.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from typing import Annotated, Self
+from typing import TYPE_CHECKING, Annotated, Self
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from ssmhub.errors import ThetaError
 from ssmhub.recipe import NetworkKind, Recipe
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
@@ -32,7 +35,7 @@ class Parameter(BaseModel):
 
     @model_validator(mode="after")
     def _check_bounds(self) -> Self:
-        if not (np.isfinite(self.lower) and np.isfinite(self.upper)):
+        if not (math.isfinite(self.lower) and math.isfinite(self.upper)):
             raise ValueError(
                 f"parameter {self.name!r}: bounds must be finite, got [{self.lower}, {self.upper}]"
             )
@@ -98,6 +101,8 @@ class ModelSpec(BaseModel):
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds as arrays in parameter order."""
+        import numpy as np
+
         return (
             np.array([p.lower for p in self.parameters]),
             np.array([p.upper for p in self.parameters]),
@@ -108,6 +113,8 @@ class ModelSpec(BaseModel):
 
         Scalars and length-K arrays may be mixed (trial-wise parameters); scalars are broadcast.
         """
+        import numpy as np
+
         names = self.parameter_names
         unknown = [k for k in theta if k not in names]
         if unknown:

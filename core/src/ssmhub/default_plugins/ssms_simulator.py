@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ssmhub.hookspecs import hookimpl
 from ssmhub.recipe import NetworkKind, Recipe
 from ssmhub.simulation import Simulation
 from ssmhub.spec import ModelSpec
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class SsmsSimulator:
     def __call__(
         self, theta: Mapping[str, np.ndarray], n_samples: int, seed: int | None
     ) -> Simulation:
+        import numpy as np
         from ssms.basic_simulators.simulator import simulator
 
         k = len(next(iter(theta.values())))
