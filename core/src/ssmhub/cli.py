@@ -197,6 +197,9 @@ def train(
     epochs: Annotated[int, typer.Option(help="Most epochs (early stopping may end sooner).")] = 20,
     batch_size: Annotated[int, typer.Option(help="Rows per step.")] = 4096,
     learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 1e-3,
+    patience: Annotated[
+        int, typer.Option(help="Stop after this many epochs without a better validation loss.")
+    ] = 10,
     seed: Annotated[int, typer.Option(help="Initialisation and shuffling seed.")] = 0,
 ) -> None:
     """Train a LAN or CPN (as the data say) on generated shards."""

@@ -21,7 +21,7 @@ class TrainSettings(BaseModel):
     learning_rate: float = Field(default=1e-3, gt=0)
     warmup_fraction: float = Field(default=0.05, ge=0, lt=1)
     validation_fraction: float = Field(default=0.05, gt=0, lt=1)
-    patience: PositiveInt = 5
+    patience: PositiveInt = 10
     seed: int = 0
 
 
