@@ -216,6 +216,7 @@ def train(
             epochs=epochs,
             batch_size=batch_size,
             learning_rate=learning_rate,
+            patience=patience,
             seed=seed,
         )
     except (ValueError, ValidationError) as exc:
