@@ -69,7 +69,6 @@ def _generator_config(recipe: Recipe) -> dict[str, Any]:
             "separate_response_channels": False,
             "negative_rt_log_likelihood": LOG_FLOOR,
         },
-        "simulator": {"delta_t": 0.001, "max_t": recipe.max_rt},
         "delta_t": 0.001,
         "max_t": recipe.max_rt,
     }
