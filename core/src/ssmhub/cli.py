@@ -22,6 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+plot_app = typer.Typer(help="Pictures of models and networks.", no_args_is_help=True)
+app.add_typer(plot_app, name="plot")
 
 
 @app.command()
@@ -268,6 +270,21 @@ def evaluate(
     for key in ("median_abs_error", "p90_abs_error", "p99_abs_error"):
         table.add_row(f"{key} ({report['unit']})", f"{report[key]:.4f}")
     console.print(table)
+
+
+@plot_app.command("network")
+def plot_network(
+    model: Annotated[str, typer.Argument(help="Model name, e.g. ddm.")],
+    sweep: Annotated[str, typer.Option(help="The parameter to sweep over its range.")] = "v",
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")] = Path(
+        "network.png"
+    ),
+) -> None:
+    """LAN densities over rt for a sweep of one parameter, and the CPN's choice probability."""
+    from ssmhub.plots import plot_network as run
+
+    run(model, sweep, output)
+    console.print(f"wrote {output}")
 
 
 def main() -> None:

@@ -193,7 +193,7 @@ def _plot(out: Path, network: Network, spec: ModelSpec, examples: list[Any]) -> 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ssmhub.files import write_atomically
+    from ssmhub.plots import save_figure
 
     if network.config.kind == "cpn":
         fig, ax = plt.subplots(figsize=(4.5, 4))
@@ -224,9 +224,4 @@ def _plot(out: Path, network: Network, spec: ModelSpec, examples: list[Any]) -> 
         axes[0][0].legend(["reference", "network"], fontsize=7)
     fig.suptitle(f"{network.config.model} {network.config.kind}: network vs reference")
     fig.tight_layout()
-    import io
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    write_atomically(out, lambda f: f.write(buffer.getvalue()))
+    save_figure(fig, out)
