@@ -152,9 +152,19 @@ def load_network(model: str, kind: NetworkKind, path: Path | None = None) -> Net
     spec = manager.catalog.get(model)
     found = path or manager.locate_network(spec, kind)
     if found is None:
+        from ssmhub.default_plugins.cache import offline_reason
+
+        offline = offline_reason()
+        hint = (
+            f"; ssmhub is offline ({offline}): on a machine with internet access run "
+            f"`SSMHUB_HOME=/shared/ssmhub ssmhub pull {model} --kind {kind}` and set "
+            "SSMHUB_HOME=/shared/ssmhub here"
+            if offline
+            else ""
+        )
         raise SsmhubError(
             f"no {kind} network for model {model!r} in the cache, in its plugin, or in any "
-            f"registry; train one with `ssmhub generate` and `ssmhub train`"
+            f"registry; train one with `ssmhub generate` and `ssmhub train`{hint}"
         )
     network = read_network(Path(found), spec)
     if network.config.kind != kind:

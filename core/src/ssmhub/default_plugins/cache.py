@@ -19,6 +19,15 @@ def ssmhub_home() -> Path:
     return Path(os.environ.get("SSMHUB_HOME") or Path.home() / ".cache" / "ssmhub")
 
 
+def offline_reason() -> str | None:
+    """The variable that puts ssmhub offline (e.g. ``HF_HUB_OFFLINE=1``), or None if online."""
+    for name in ("SSMHUB_OFFLINE", "HF_HUB_OFFLINE"):
+        value = os.environ.get(name, "")
+        if value.strip().upper() in {"1", "ON", "YES", "TRUE"}:
+            return f"{name}={value}"
+    return None
+
+
 def cache_dir(model: str, kind: NetworkKind) -> Path:
     return ssmhub_home() / "networks" / model / kind
 
