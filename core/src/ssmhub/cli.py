@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,6 +13,9 @@ from rich.table import Table
 from ssmhub.errors import SsmhubError
 from ssmhub.files import write_text_atomically
 from ssmhub.plugins import get_manager
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     name="ssmhub",
@@ -24,6 +27,14 @@ app = typer.Typer(
 console = Console()
 plot_app = typer.Typer(help="Pictures of models and networks.", no_args_is_help=True)
 app.add_typer(plot_app, name="plot")
+demo_app = typer.Typer(help="Worked analyses on simulated data.", no_args_is_help=True)
+app.add_typer(demo_app, name="demo")
+
+Sampler = Annotated[str, typer.Option(help="NUTS sampler: pymc, numpyro or blackjax.")]
+Draws = Annotated[int, typer.Option(help="Posterior draws per chain.")]
+Tune = Annotated[int, typer.Option(help="Tuning steps per chain.")]
+Chains = Annotated[int, typer.Option(help="Chains (run in parallel where the sampler can).")]
+Seed = Annotated[int, typer.Option(help="Random seed.")]
 
 
 @app.command()
@@ -285,6 +296,111 @@ def plot_network(
 
     run(model, sweep, output)
     console.print(f"wrote {output}")
+
+
+def _fit_and_report(
+    data: pd.DataFrame,
+    settings: dict[str, Any],
+    out: Path,
+    trialwise: dict[str, Any] | None = None,
+    truth: dict[str, float] | None = None,
+) -> None:
+    from pydantic import ValidationError
+
+    from ssmhub.fitting import FitConfig, build_model, sample, write_results
+
+    try:
+        config = FitConfig(**settings)
+    except ValidationError as exc:
+        raise SsmhubError(f"invalid fit settings: {exc}") from None
+    model = build_model(data, config, trialwise=trialwise)
+    idata = sample(model, config)
+    summary = write_results(idata, data, out, truth=truth)
+    columns = [
+        c
+        for c in summary.columns
+        if c in {"mean", "sd", "r_hat", "ess_bulk", "true"} or c.endswith(("_lb", "_ub"))
+    ]
+    table = Table(
+        "parameter",
+        *columns,
+        title=f"posterior ({config.sampler}, {config.chains} x {config.draws} draws)",
+    )
+    for name, row in summary[columns].iterrows():
+        table.add_row(str(name), *(f"{x:.3f}" for x in row))
+    console.print(table)
+    console.print(f"wrote idata.nc, summary.csv, posterior.png and ppc.png to {out}")
+
+
+@app.command()
+def fit(
+    data: Annotated[Path, typer.Argument(help="CSV with columns rt and response.")],
+    model: Annotated[str, typer.Option(help="Model name, e.g. ddm.")],
+    out: Annotated[Path, typer.Option(help="Directory for the results.")],
+    likelihood: Annotated[str, typer.Option(help="lan (networks) or exact.")] = "lan",
+    fix: Annotated[
+        list[str] | None, typer.Option(help="Fix a parameter, e.g. z=0.5 (repeatable).")
+    ] = None,
+    sampler: Sampler = "numpyro",
+    draws: Draws = 1000,
+    tune: Tune = 1000,
+    chains: Chains = 2,
+    seed: Seed = 0,
+) -> None:
+    """Fit a model to your trials with NUTS; an empty rt is a response without a reaction time."""
+    from ssmhub.fitting import read_trials
+
+    fixed = _parse_theta(",".join(fix or []))
+    _fit_and_report(
+        read_trials(data),
+        {
+            "model": model,
+            "likelihood": likelihood,
+            "fixed": fixed,
+            "sampler": sampler,
+            "draws": draws,
+            "tune": tune,
+            "chains": chains,
+            "seed": seed,
+        },
+        out,
+    )
+
+
+@demo_app.command("neuroracer")
+def demo_neuroracer(
+    out: Annotated[Path, typer.Option(help="Directory for the results.")] = Path("neuroracer"),
+    likelihood: Annotated[str, typer.Option(help="lan (networks) or exact.")] = "lan",
+    sampler: Sampler = "numpyro",
+    draws: Draws = 2000,
+    tune: Tune = 500,
+    chains: Chains = 2,
+    seed: Seed = 0,
+) -> None:
+    """The NeuroRacer go/no-go analysis: 500 Go and 500 NoGo trials, v flipped for NoGo."""
+    from ssmhub.neuroracer import TRUTH, simulate_trials
+
+    data = simulate_trials(500, seed=seed)
+    console.print(
+        f"simulated {len(data)} trials at {TRUTH}; "
+        f"{int(data['rt'].isna().sum())} withheld presses have no reaction time"
+    )
+    _fit_and_report(
+        data,
+        {
+            "model": "ddm",
+            "likelihood": likelihood,
+            "fixed": {"z": TRUTH["z"]},
+            "sampler": sampler,
+            "draws": draws,
+            "tune": tune,
+            "chains": chains,
+            "seed": seed,
+        },
+        out,
+        trialwise={"v": data["condition"].to_numpy()},
+        truth=TRUTH,
+    )
 
 
 def main() -> None:

@@ -1,0 +1,212 @@
+"""From a table of trials to a posterior: what `ssmhub fit` and `ssmhub demo` run.
+
+Priors are uniform over the likelihood's valid range (a network's training box, else the
+spec's bounds), so nothing is silently extrapolated; parameters can be fixed. Results are
+written the way people read them: ``idata.nc``, ``summary.csv``, ``posterior.png``,
+``ppc.png``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, PositiveInt
+
+from ssmhub.errors import SsmhubError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pymc as pm
+
+Sampler = Literal["pymc", "numpyro", "blackjax"]
+
+
+class FitConfig(BaseModel):
+    """How to fit one model to one table of trials."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    likelihood: str = "lan"
+    fixed: dict[str, float] = {}
+    sampler: Sampler = "numpyro"
+    draws: PositiveInt = 1000
+    tune: PositiveInt = 1000
+    chains: PositiveInt = 2
+    seed: int = 0
+
+
+def read_trials(path: Path) -> pd.DataFrame:
+    """A CSV of trials with columns ``rt`` and ``response`` (an empty rt: no reaction time)."""
+    import pandas as pd
+
+    try:
+        data = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise SsmhubError(f"{path}: cannot read as CSV: {exc}") from None
+    missing = [c for c in ("rt", "response") if c not in data.columns]
+    if missing:
+        raise SsmhubError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(data.columns)}"
+        )
+    return data
+
+
+def prior_ranges(config: FitConfig) -> dict[str, tuple[float, float]]:
+    """Uniform prior bounds of each free parameter: the likelihood's box, else the spec's."""
+    from ssmhub.plugins import get_manager
+
+    manager = get_manager()
+    spec = manager.catalog.get(config.model)
+    unknown = sorted(set(config.fixed) - set(spec.parameter_names))
+    if unknown:
+        raise SsmhubError(
+            f"--fix: model {spec.name!r} has no parameter {', '.join(unknown)}; it has "
+            f"{', '.join(spec.parameter_names)}"
+        )
+    spec.check_theta({**{p.name: p.default for p in spec.parameters}, **config.fixed})
+    box: Mapping[str, tuple[float, float]] = {}
+    if config.likelihood == "lan":
+        from ssmhub.network import load_network
+
+        box = load_network(spec.name, "lan").config.box
+    return {
+        p.name: box.get(p.name, (p.lower, p.upper))
+        for p in spec.parameters
+        if p.name not in config.fixed
+    }
+
+
+def build_model(
+    data: pd.DataFrame, config: FitConfig, trialwise: Mapping[str, Any] | None = None
+) -> pm.Model:
+    """A PyMC model: uniform priors, fixed values, and ``SSM`` on the trials.
+
+    ``trialwise`` maps a parameter to per-trial multipliers (e.g. ``{"v": condition_sign}``),
+    so one free parameter serves conditions that differ by a known factor.
+    """
+    import pymc as pm
+
+    from ssmhub.pymc import SSM
+
+    with pm.Model() as model:
+        params: dict[str, Any] = dict(config.fixed)
+        for name, (lower, upper) in prior_ranges(config).items():
+            params[name] = pm.Uniform(name, lower, upper)
+        for name, factor in (trialwise or {}).items():
+            params[name] = params[name] * factor
+        SSM(
+            "trials",
+            model=config.model,
+            likelihood=config.likelihood,
+            observed=data[["rt", "response"]],
+            **params,
+        )
+    return model
+
+
+def sample(model: pm.Model, config: FitConfig, progressbar: bool = True) -> Any:
+    """Posterior draws, posterior predictive and pointwise log-likelihood, as one DataTree."""
+    import pymc as pm
+
+    with model:
+        idata = pm.sample(
+            draws=config.draws,
+            tune=config.tune,
+            chains=config.chains,
+            random_seed=config.seed,
+            nuts_sampler=config.sampler,
+            progressbar=progressbar,
+        )
+        pm.sample_posterior_predictive(
+            idata, extend_inferencedata=True, random_seed=config.seed, progressbar=False
+        )
+        pm.compute_log_likelihood(idata, extend_inferencedata=True, progressbar=False)
+    return idata
+
+
+def write_results(
+    idata: Any, data: pd.DataFrame, out: Path, truth: Mapping[str, float] | None = None
+) -> pd.DataFrame:
+    """Write idata.nc, summary.csv, posterior.png and ppc.png; return the summary."""
+    import arviz as az
+
+    from ssmhub.files import write_text_atomically
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".idata.nc.tmp"
+    idata.to_netcdf(tmp)
+    tmp.replace(out / "idata.nc")
+    summary = az.summary(idata, round_to=None)
+    if truth:
+        summary["true"] = [truth.get(str(name), float("nan")) for name in summary.index]
+    write_text_atomically(out / "summary.csv", summary.to_csv())
+    _plot_posterior(idata, out / "posterior.png", truth or {})
+    _plot_ppc(idata, data, out / "ppc.png")
+    return summary
+
+
+def _plot_posterior(idata: Any, out: Path, truth: Mapping[str, float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ssmhub.plots import save_figure
+
+    names = list(idata.posterior.data_vars)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        ax.hist(idata.posterior[name].values.ravel(), bins=40, color="black", histtype="step")
+        if name in truth:
+            ax.axvline(truth[name], color="tab:green", label="true value")
+            ax.legend(fontsize=7)
+        ax.set_title(name)
+    fig.suptitle("posterior")
+    fig.tight_layout()
+    save_figure(fig, out)
+
+
+def _plot_ppc(idata: Any, data: pd.DataFrame, out: Path) -> None:
+    """Observed rt histograms per response beside posterior-predictive ones (-1 mirrored)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from ssmhub.plots import save_figure
+
+    predicted = np.asarray(next(iter(idata.posterior_predictive.data_vars.values())))
+    predicted = predicted.reshape(-1, *predicted.shape[-2:])[:200].reshape(-1, 2)
+    observed = data[["rt", "response"]].to_numpy(dtype=float)
+    finite = observed[np.isfinite(observed[:, 0])]
+    top = np.quantile(finite[:, 0], 0.99) if len(finite) else 5.0
+    bins = np.linspace(0, top * 1.2, 50)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for response, sign in ((1, 1), (-1, -1)):
+        if not np.any(observed[np.isfinite(observed[:, 0]), 1] == response):
+            continue  # e.g. withheld presses: no reaction times to compare with
+        for rows, style in (
+            (predicted, {"color": "tab:orange", "label": "posterior predictive"}),
+            (observed, {"color": "black", "label": "observed"}),
+        ):
+            rt = rows[(rows[:, 1] == response) & np.isfinite(rows[:, 0]), 0]
+            heights, edges = np.histogram(rt, bins=bins)
+            share = heights / max(len(rows), 1) / np.diff(edges)
+            ax.stairs(
+                sign * share, edges, **(style if response == 1 else {"color": style["color"]})
+            )
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel("rt (s)")
+    ax.set_ylabel("density per trial (response -1 below zero)")
+    shares = [
+        f"P(response=1): observed {np.mean(observed[:, 1] == 1):.3f}, "
+        f"predicted {np.mean(predicted[:, 1] == 1):.3f}"
+    ]
+    ax.set_title("\n".join(shares), fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, out)
