@@ -111,8 +111,11 @@ def sample(model: pm.Model, config: FitConfig, progressbar: bool = True) -> Any:
     """Posterior draws, posterior predictive and pointwise log-likelihood, as one DataTree."""
     import pymc as pm
 
+    from ssmhub.pymc import initvals
+
     with model:
         idata = pm.sample(
+            initvals=initvals(),
             draws=config.draws,
             tune=config.tune,
             chains=config.chains,

@@ -20,11 +20,14 @@ class Likelihood(NamedTuple):
 
     ``logp_rt(params, rt, response)`` scores trials with a reaction time; ``logp_choice(params,
     response)`` scores a response alone (None if the builder cannot). ``params`` is (N, P) in
-    the spec's parameter order; every function returns (N,).
+    the spec's parameter order; every function returns (N,). ``box`` is where the likelihood
+    is valid (a network's training box; None: everywhere in the spec's bounds); the core
+    gives -inf outside it unless the user asks to extrapolate.
     """
 
     logp_rt: Callable[[Array, Array, Array], Array]
     logp_choice: Callable[[Array, Array], Array] | None
+    box: dict[str, tuple[float, float]] | None = None
 
 
 class LikelihoodBuilder(Protocol):

@@ -75,14 +75,15 @@ def _numeric(column: str, values: np.ndarray) -> np.ndarray:
     try:
         return values.astype(np.float64)
     except (TypeError, ValueError):
-        for row, value in enumerate(values):
-            try:
-                float(value)
-            except (TypeError, ValueError):
-                raise ObservedDataError(
-                    f"column {column!r}, row {row}: {value!r} is not a number"
-                ) from None
-        raise
+        pass
+    for row, value in enumerate(values):
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            raise ObservedDataError(
+                f"column {column!r}, row {row}: {value!r} is not a number"
+            ) from None
+    raise ObservedDataError(f"column {column!r}: values of type {values.dtype} are not numbers")
 
 
 def _first_bad(column: str, values: np.ndarray, bad: np.ndarray, rule: str) -> None:

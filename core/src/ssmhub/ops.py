@@ -219,4 +219,6 @@ def guard(
         )
         return jnp.where(ok, safe, -jnp.inf)
 
-    return Likelihood(logp_rt, logp_choice if likelihood.logp_choice is not None else None)
+    return Likelihood(
+        logp_rt, logp_choice if likelihood.logp_choice is not None else None, likelihood.box
+    )

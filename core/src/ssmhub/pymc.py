@@ -9,10 +9,16 @@ PyMC, numpyro and blackjax samplers all run it; draws come from the model's simu
 Observed rows with an rt are scored by ``logp_rt``, rows with a NaN rt by ``logp_choice``;
 the rows are split once, when the graph is built, and the log-likelihood keeps one entry per
 observed row (for ``pm.compute_log_likelihood`` and ``arviz.loo``).
+
+Importing this module adapts pymc 6.4's samplers where they break on this stack (see
+`_pymc_compatibility`): chain processes are not forked from a process running JAX, and
+``nuts_sampler="blackjax"`` works with blackjax >= 1.6 and with fewer devices than chains.
 """
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +30,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from pytensor import config
+from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.basic import infer_static_shape
 from pytensor.tensor.type import float_dtypes
@@ -37,7 +44,7 @@ from ssmhub.plugins import get_manager
 from ssmhub.simulation import Simulator
 from ssmhub.spec import ModelSpec
 
-__all__ = ["SSM", "OutsideTrainingBoxWarning", "StartingPointWarning"]
+__all__ = ["SSM", "OutsideTrainingBoxWarning", "StartingPointWarning", "initvals"]
 
 Box = dict[str, tuple[float, float]]
 
@@ -58,6 +65,8 @@ class SSM:
     or a DataFrame with those columns; a NaN rt is a response without a reaction time. With
     a network likelihood, parameters outside the networks' training box get -inf unless
     ``extrapolate=True``; priors reaching outside it give an `OutsideTrainingBoxWarning`.
+    A ``t`` prior starting at or above the fastest rt gives a `StartingPointWarning`:
+    ``pm.sample(initvals=ssmhub.pymc.initvals())`` starts it below.
     """
 
     def __new__(
@@ -74,13 +83,12 @@ class SSM:
     ) -> TensorVariable:
         dist = _Distribution.create(model, likelihood, extrapolate, params)
         tensors = dist.tensors(params)
-        data = None if observed is None else dist.check(observed, tensors)
+        data, observed = dist.observe(observed, tensors)
         rv = pm.CustomDist(
             name,
             *tensors.values(),
             **dist.custom_dist_kwargs(),
-            # A constant, not an array: PyMC would take NaN rts for values to impute.
-            observed=None if data is None else pt.constant(data.astype(config.floatX)),
+            observed=observed,
             dims=dims,
             shape=shape,
         )
@@ -88,7 +96,7 @@ class SSM:
         if dist.box is not None:
             _warn_outside_box(pm_model, tensors, dist.box, f"{likelihood!r} likelihood")
         if data is not None and "t" in tensors:
-            _start_t_below(pm_model, tensors["t"], data[:, 0])
+            _check_t_start(pm_model, rv, tensors["t"], data[:, 0])
         return rv
 
     @classmethod
@@ -134,10 +142,9 @@ class _Distribution:
             raise SsmhubError(
                 f"no likelihood {likelihood!r} for model {model!r}; available: {available}"
             )
-        builder = builders[likelihood]
-        # A builder of networks tells where they were trained (an optional method).
-        box = None if extrapolate else getattr(builder, "training_box", lambda _: None)(spec)
-        return cls(spec, guard(builder.build(spec), spec, box), box, manager.simulator(spec))
+        built = builders[likelihood].build(spec)
+        box = None if extrapolate else built.box
+        return cls(spec, guard(built, spec, box), box, manager.simulator(spec))
 
     def tensors(self, params: Mapping[str, Any]) -> dict[str, TensorVariable]:
         """The parameters in spec order as float tensors, one number or one per trial."""
@@ -170,6 +177,21 @@ class _Distribution:
             "signature": ",".join(["()"] * n) + "->(2)",
             "class_name": f"SSM_{self.spec.name}",
         }
+
+    def observe(
+        self, observed: Any, tensors: Mapping[str, TensorVariable]
+    ) -> tuple[np.ndarray | None, TensorVariable | None]:
+        """The validated trials, and what to hand PyMC as ``observed``.
+
+        Arrays become a constant, which PyMC does not search for NaNs to impute, and whose
+        rows `logp` splits once; ``pm.Data`` stays shared, checked at its current value.
+        """
+        if observed is None:
+            return None, None
+        if isinstance(observed, SharedVariable):
+            return self.check(observed.get_value(), tensors), observed
+        data = self.check(observed, tensors)
+        return data, pt.constant(data.astype(config.floatX))
 
     def check(self, observed: Any, tensors: Mapping[str, TensorVariable]) -> np.ndarray:
         """Validate the observed trials against the model and the trial-wise parameters."""
@@ -310,9 +332,10 @@ def _warn_outside_box(
                 pm.logp(x, np.full(shape, v, dtype=x.dtype), warn_rvs=False)
                 for v in (lo - eps, hi + eps)
             ]
-            reaches = any(np.isfinite(e).any() for e in pm.draw(edges, random_seed=0))
+            logps = pm.draw(edges, random_seed=0, mode="FAST_COMPILE")
+            reaches = any(np.isfinite(e).any() for e in logps)
         else:
-            draws = pm.draw(x, draws=500, random_seed=0)
+            draws = pm.draw(x, draws=500, random_seed=0, mode="FAST_COMPILE")
             reaches = bool(((draws < lo) | (draws > hi)).any())
         if reaches:
             warnings.warn(
@@ -330,18 +353,51 @@ def _depends_on_free_rvs(model: pm.Model, x: TensorVariable) -> bool:
     return any(v in free for v in ancestors([x]))
 
 
-def _start_t_below(model: pm.Model, t: TensorVariable, rt: np.ndarray) -> None:
-    """Make the model start with ``t`` below the fastest rt, where the likelihood is finite.
+def initvals(model: pm.Model | None = None) -> dict[str, np.ndarray]:
+    """Starting values that keep each SSM's ``t`` below its fastest rt, for ``pm.sample``.
 
-    A fixed ``t`` at or above an observed rt is an error (those trials are impossible). A
-    free ``t`` whose default start (its prior's support point) is not well below the
-    fastest rt starts at a quarter of it instead, if the user set no initval and the prior
-    allows it, so that jittered starts stay below too; otherwise a `StartingPointWarning`.
+    ``pm.sample(initvals=ssmhub.pymc.initvals())`` starts a model whose ``t`` prior is
+    centred at or above the fastest rt, where every trial is impossible. Empty when the
+    priors' own starting points will do. (A model-level initval would do the same, but
+    PyMC's ``compute_log_likelihood`` refuses models that have one.)
+    """
+    model = pm.modelcontext(model)
+    fastest: dict[TensorVariable, float] = {}
+    for rv in model.observed_RVs:
+        if hasattr(rv.tag, "ssmhub_t"):
+            t, rt = rv.tag.ssmhub_t
+            fastest[t] = min(rt, fastest.get(t, np.inf))
+    out = {}
+    for t, rt in fastest.items():
+        start = _start(model, t)
+        if np.all(start < rt) or t not in model.free_RVs:
+            continue
+        for fraction in (0.5, 0.1, 0.01):  # half the fastest rt, unless the prior forbids it
+            candidate = np.full(start.shape, fraction * rt, dtype=t.dtype)
+            logp = pm.logp(t, candidate, warn_rvs=False)
+            if np.isfinite(pm.draw(logp, random_seed=0, mode="FAST_COMPILE")).all():
+                out[t.name] = candidate
+                break
+    return out
+
+
+def _start(model: pm.Model, t: TensorVariable) -> np.ndarray:
+    """The value of ``t`` at the model's initial point."""
+    (expr,) = model.replace_rvs_by_values([t])
+    fn = model.compile_fn(
+        expr, inputs=model.value_vars, on_unused_input="ignore", mode="FAST_COMPILE"
+    )
+    return np.asarray(fn(model.initial_point()))
+
+
+def _check_t_start(model: pm.Model, rv: TensorVariable, t: TensorVariable, rt: np.ndarray) -> None:
+    """Refuse a fixed ``t`` at or above an observed rt; warn if a free one starts there.
+
+    Records ``t`` and the fastest rt on ``rv`` for `initvals`.
     """
     rts = rt[~np.isnan(rt)]
     if not rts.size:
         return
-    fastest = float(rts.min())
     if isinstance(t, TensorConstant):
         values = np.broadcast_to(t.data, rt.shape)
         bad = np.flatnonzero(values >= rt)  # NaN rts compare False
@@ -354,21 +410,18 @@ def _start_t_below(model: pm.Model, t: TensorVariable, rt: np.ndarray) -> None:
         return
     if not _depends_on_free_rvs(model, t):
         return
-    (start_expr,) = model.replace_rvs_by_values([t])
-    start_fn = model.compile_fn(start_expr, inputs=model.value_vars, on_unused_input="ignore")
-    start = np.asarray(start_fn(model.initial_point()))
-    if np.all(start < 0.5 * fastest):
-        return
-    if t in model.free_RVs and model.rvs_to_initial_values.get(t) is None:
-        for fraction in (0.25, 0.1, 0.01):
-            candidate = np.full(start.shape, fraction * fastest, dtype=t.dtype)
-            if np.isfinite(pm.draw(pm.logp(t, candidate, warn_rvs=False), random_seed=0)).all():
-                model.set_initval(t, candidate)
-                return
+    fastest = float(rts.min())
+    rv.tag.ssmhub_t = (t, fastest)
+    start = _start(model, t)
     if np.any(start >= fastest):
+        fix = (
+            "pass initvals=ssmhub.pymc.initvals() to pm.sample"
+            if t in model.free_RVs
+            else "give the variables t is made of initvals that put it below"
+        )
         warnings.warn(
-            f"the model starts at t = {start.max():g}, not below the fastest rt {fastest:g}, "
-            "where the likelihood is -inf; give t an initval below it",
+            f"t would start at {start.max():g}, not below the fastest rt {fastest:g}, where "
+            f"every trial is impossible: {fix}, or a prior centred below {fastest:g}",
             StartingPointWarning,
             stacklevel=3,
         )
@@ -425,23 +478,82 @@ def _blackjax_inference_loop(
     return samples, stats
 
 
-def _blackjax_compatibility() -> None:
-    """Swap in `_blackjax_inference_loop` when blackjax has the API pymc 6.4 cannot use.
+def _parallel_chains_on_devices(sample: Callable[..., Any]) -> Callable[..., Any]:
+    """pymc's blackjax sampling, with vectorized chains where there are too few devices.
 
-    Detected by what pymc's loop calls: ``blackjax.progress_bar.gen_scan_fn`` (gone in
-    blackjax 1.6, where ``progress_bar`` became a function). Older blackjax, or a pymc
-    without that loop, is left alone.
+    ``chain_method="parallel"`` maps chains with ``jax.pmap``, one device each, and fails
+    with more chains than devices (a CPU is one device); numpyro falls back to sequential
+    chains there, and this falls back to ``"vectorized"``, with a warning like numpyro's.
     """
+
+    @functools.wraps(sample)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        chains = kwargs.get("chains", 1)
+        if kwargs.get("chain_method") == "parallel" and chains > jax.local_device_count():
+            warnings.warn(
+                f"{chains} chains but {jax.local_device_count()} JAX device(s): "
+                "blackjax chains are vectorized instead of parallel",
+                UserWarning,
+                stacklevel=2,
+            )
+            kwargs["chain_method"] = "vectorized"
+        return sample(*args, **kwargs)
+
+    wrapper.ssmhub_shim = True
+    return wrapper
+
+
+def _no_fork_under_jax(initialize: Callable[..., Any]) -> Callable[..., Any]:
+    """pymc's choice of how chain processes start, never ``fork`` unless asked for.
+
+    The likelihood runs JAX in this process before the chains start, and a process forked
+    from a running JAX deadlocks (``fork`` is Linux's default before Python 3.14). pymc
+    avoids ``fork`` itself only when the whole model is compiled to JAX; this avoids it in
+    the same way (``forkserver``, else ``spawn``) for every model, unless the user chose.
+    """
+
+    @functools.wraps(initialize)
+    def wrapper(mp_ctx: Any, *args: Any, **kwargs: Any) -> multiprocessing.context.BaseContext:
+        chosen = initialize(mp_ctx, *args, **kwargs)
+        if mp_ctx is not None or chosen.get_start_method() != "fork":
+            return chosen
+        methods = multiprocessing.get_all_start_methods()
+        return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+    wrapper.ssmhub_shim = True
+    return wrapper
+
+
+def _pymc_compatibility() -> None:
+    """Make pymc 6.4's samplers work with ssmhub's JAX likelihoods, blackjax >= 1.6 and a CPU.
+
+    - PyMC NUTS: chain processes are not forked (`_no_fork_under_jax`);
+    - blackjax: pymc's loop is swapped for `_blackjax_inference_loop` only if blackjax lacks
+      what it calls (``blackjax.progress_bar.gen_scan_fn``, gone in 1.6 where
+      ``progress_bar`` became a function), and its sampler wrapped by
+      `_parallel_chains_on_devices`, which acts only with more chains than devices.
+
+    Each is applied once, and only where pymc still has the function it replaces.
+    """
+    import pymc.sampling.mcmc as pymc_mcmc
+
+    if hasattr(pymc_mcmc, "_initialize_multiprocessing_context") and not getattr(
+        pymc_mcmc._initialize_multiprocessing_context, "ssmhub_shim", False
+    ):
+        pymc_mcmc._initialize_multiprocessing_context = _no_fork_under_jax(
+            pymc_mcmc._initialize_multiprocessing_context
+        )
     try:
         import blackjax
         import pymc.sampling.jax as pymc_jax
     except ImportError:
         return
-    if hasattr(blackjax.progress_bar, "gen_scan_fn") or not hasattr(
-        pymc_jax, "_blackjax_inference_loop"
-    ):
+    if not all(hasattr(pymc_jax, f) for f in ("_blackjax_inference_loop", "_sample_blackjax_nuts")):
         return
-    pymc_jax._blackjax_inference_loop = _blackjax_inference_loop
+    if not hasattr(blackjax.progress_bar, "gen_scan_fn"):
+        pymc_jax._blackjax_inference_loop = _blackjax_inference_loop
+    if not getattr(pymc_jax._sample_blackjax_nuts, "ssmhub_shim", False):
+        pymc_jax._sample_blackjax_nuts = _parallel_chains_on_devices(pymc_jax._sample_blackjax_nuts)
 
 
-_blackjax_compatibility()
+_pymc_compatibility()

@@ -54,25 +54,19 @@ class NetworkLikelihood:
         return get_manager().locate_network(spec, "lan") is not None
 
     def build(self, spec: ModelSpec) -> Likelihood:
-        lan, cpn = self.networks(spec)
-        return Likelihood(
-            partial(lan_logp, lan), partial(cpn_logp, cpn) if cpn is not None else None
-        )
-
-    def networks(self, spec: ModelSpec) -> tuple[Network, Network | None]:
-        """The LAN, and the CPN if one is found."""
         from ssmhub.plugins import get_manager
 
+        lan = load_network(spec.name, "lan")
         has_cpn = get_manager().locate_network(spec, "cpn") is not None
-        return load_network(spec.name, "lan"), load_network(spec.name, "cpn") if has_cpn else None
-
-    def training_box(self, spec: ModelSpec) -> dict[str, tuple[float, float]]:
-        """Where the networks were trained: the intersection of the LAN's and the CPN's boxes."""
-        boxes = [net.config.box for net in self.networks(spec) if net is not None]
-        return {
+        cpn = load_network(spec.name, "cpn") if has_cpn else None
+        boxes = [net.config.box for net in (lan, cpn) if net is not None]
+        box = {  # where both networks were trained
             name: (max(b[name][0] for b in boxes), min(b[name][1] for b in boxes))
             for name in spec.parameter_names
         }
+        return Likelihood(
+            partial(lan_logp, lan), partial(cpn_logp, cpn) if cpn is not None else None, box
+        )
 
 
 @hookimpl

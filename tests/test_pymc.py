@@ -1,0 +1,460 @@
+"""`ssmhub.pymc.SSM`: the likelihoods inside PyMC, the three NUTS samplers, predictive draws.
+
+A tiny LAN and CPN are trained once per module (exact labels, a narrowed box) into a
+network cache of their own; the exact ddm likelihood is the reference throughout.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import arviz as az
+import jax
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+import pytest
+from conftest import TINY_DDM_SOURCE
+
+import ssmhub
+from ssmhub import Recipe
+from ssmhub.errors import SsmhubError, ThetaError, UnknownModelError
+from ssmhub.generate import generate
+from ssmhub.observed import ObservedDataError
+from ssmhub.plugins import get_manager
+from ssmhub.pymc import SSM, OutsideTrainingBoxWarning, StartingPointWarning, initvals
+from ssmhub.trainer import TrainSettings
+from ssmhub.training import train
+from ssmhub_ddm import exact
+
+BOX = {"v": (-2.5, 2.5), "a": (0.6, 2.0), "z": (0.3, 0.7), "t": (0.1, 0.6)}
+TRUTH = {"v": 1.0, "a": 1.2, "z": 0.5, "t": 0.3}
+N = 100
+OMITTED = [3, 50, 97]  # rows whose rt is withheld: scored by the choice likelihood
+
+
+@pytest.fixture(scope="module")
+def network_home(tmp_path_factory):
+    from dask.distributed import LocalCluster
+
+    home = tmp_path_factory.mktemp("ssmhub-home")
+    settings = TrainSettings(hidden=(32, 32), epochs=8, batch_size=256, learning_rate=3e-3)
+    with LocalCluster(
+        n_workers=1, processes=False, threads_per_worker=1, dashboard_address=":0"
+    ) as c:
+        for kind, n_sets in (("lan", 40), ("cpn", 200)):
+            recipe = Recipe(
+                kind=kind,
+                estimator="exact",
+                box=BOX,
+                n_parameter_sets=n_sets,
+                shard_size=n_sets,
+                n_simulations=1000,
+                n_training_points=500,
+            )
+            data = home / f"data-{kind}"
+            generate("ddm", kind, data, recipe, scheduler=c.scheduler_address)
+            train(data, home / "networks" / "ddm" / kind, settings)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def _network_cache(_isolated_env, network_home, monkeypatch):
+    monkeypatch.setenv("SSMHUB_HOME", str(network_home))
+    get_manager.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def data():
+    frame = ssmhub.simulate("ddm", TRUTH, n=N, seed=3)
+    frame.loc[OMITTED, "rt"] = np.nan
+    return frame
+
+
+def builder(name):
+    return {b.name: b for b in get_manager().likelihoods()}[name]
+
+
+def exact_reference(params, rt, response):
+    """Per-row exact log-likelihoods, the choice probability where rt is NaN."""
+    with_rt = exact.logpdf(params, np.nan_to_num(rt, nan=1.0), response)
+    return np.where(np.isnan(rt), exact.log_choice_probability(params, response), with_rt)
+
+
+# --- the lan builder --------------------------------------------------------------------------
+
+
+def test_lan_builder_wraps_the_trained_networks():
+    spec = ssmhub.get_model("ddm")
+    lan_builder = builder("lan")
+    assert lan_builder.supports(spec)
+    assert not lan_builder.supports(ssmhub.get_model("angle"))
+    lan, cpn = ssmhub.load_network("ddm", "lan"), ssmhub.load_network("ddm", "cpn")
+    likelihood = lan_builder.build(spec)
+    params = np.array([[1.0, 1.2, 0.5, 0.3], [-0.5, 0.8, 0.4, 0.2]])
+    rt, response = np.array([0.7, 1.1]), np.array([1.0, -1.0])
+    rows = np.column_stack([params, rt, response]).astype(np.float32)
+    got = likelihood.logp_rt(params, rt, response)
+    assert got.dtype == np.float32  # the network's precision, whatever the inputs'
+    np.testing.assert_allclose(got, lan(rows), rtol=1e-6)
+    logit = np.asarray(cpn.logits(params.astype(np.float32)))
+    np.testing.assert_allclose(
+        likelihood.logp_choice(params, response),
+        [jax.nn.log_sigmoid(logit[0]), jax.nn.log_sigmoid(-logit[1])],
+        rtol=1e-6,
+    )
+    assert likelihood.box == BOX
+
+
+def test_the_lan_follows_the_exact_density_on_data_from_the_model(data):
+    params = np.tile([TRUTH[n] for n in "vazt"], (N, 1))
+    keep = ~np.isnan(data.rt.to_numpy())
+    rt, response = data.rt.to_numpy()[keep], data.response.to_numpy()[keep]
+    lan = builder("lan").build(ssmhub.get_model("ddm"))
+    approx = np.asarray(lan.logp_rt(params[keep], rt, response))
+    reference = np.asarray(exact.logpdf(params[keep], rt, response))
+    assert np.corrcoef(approx, reference)[0, 1] > 0.7
+
+
+# --- logp -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("likelihood", ["exact", "lan"])
+def test_logp_has_one_entry_per_row_and_nan_rts_use_the_choice_likelihood(data, likelihood):
+    rv = SSM.dist("ddm", likelihood, **TRUTH)
+    logp = pm.logp(rv, data[["rt", "response"]].to_numpy()).eval()
+    assert logp.shape == (N,)
+    params = np.tile([TRUTH[n] for n in "vazt"], (N, 1))
+    rt, response = data.rt.to_numpy(), data.response.to_numpy()
+    if likelihood == "exact":
+        np.testing.assert_allclose(logp, exact_reference(params, rt, response), rtol=1e-10)
+    else:
+        lan = builder("lan").build(ssmhub.get_model("ddm"))
+        np.testing.assert_allclose(
+            logp[OMITTED], lan.logp_choice(params[OMITTED], response[OMITTED]), rtol=1e-6
+        )
+        keep = ~np.isnan(rt)
+        np.testing.assert_allclose(
+            logp[keep], lan.logp_rt(params[keep], rt[keep], response[keep]), rtol=1e-6
+        )
+
+
+def test_symbolic_values_and_shared_data_give_the_same_logp_as_fixed_data(data):
+    """Rows not known at build time are not split: each is scored by both likelihoods."""
+    rows = data[["rt", "response"]].to_numpy()
+    rv = SSM.dist("ddm", "lan", **TRUTH)
+    value = pt.matrix("value")
+    fixed = pm.logp(rv, rows).eval()
+    np.testing.assert_allclose(pm.logp(rv, value).eval({value: rows}), fixed, rtol=1e-6)
+
+    with pm.Model() as model:  # pm.Data refuses NaN: the trials with an rt only
+        observed = pm.Data("trials", rows[~np.isnan(rows[:, 0])])
+        SSM("y", "ddm", "lan", observed=observed, **TRUTH)
+    shared = model.compile_logp(sum=False)({})[0]
+    np.testing.assert_allclose(shared, fixed[~np.isnan(rows[:, 0])], rtol=1e-6)
+
+
+@pytest.mark.parametrize("likelihood", ["exact", "lan"])
+def test_trialwise_parameters_match_per_condition_logps_by_hand(data, likelihood):
+    condition = np.where(np.arange(N) % 3 == 0, -1.0, 1.0)
+    observed = data[["rt", "response"]].to_numpy()
+    with pm.Model() as model:
+        v0 = pm.Uniform("v0", 0.0, 2.0)
+        SSM("y", "ddm", likelihood, observed=observed, v=v0 * condition, a=1.2, z=0.5, t=0.3)
+    logp = model.compile_logp(vars=model.observed_RVs, sum=False)({"v0_interval__": 0.3})[0]
+
+    v0_value = 2.0 / (1.0 + np.exp(-0.3))
+    by_hand = np.empty(N)
+    for sign in (-1.0, 1.0):
+        rows = condition == sign
+        rv = SSM.dist("ddm", likelihood, v=sign * v0_value, a=1.2, z=0.5, t=0.3)
+        by_hand[rows] = pm.logp(rv, observed[rows]).eval()
+    np.testing.assert_allclose(logp, by_hand, rtol=1e-6)
+    assert logp.shape == (N,)
+
+
+def test_rt_at_or_below_t_is_minus_inf_with_a_finite_gradient(data):
+    observed = data[["rt", "response"]].to_numpy()
+    fastest = np.nanmin(observed[:, 0])
+    with pm.Model() as model:
+        t = pm.Uniform("t", 0.1, 0.6, initval=0.2)
+        SSM("y", "ddm", "lan", observed=observed, v=1.0, a=1.2, z=0.5, t=t)
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    above = fastest + 0.01
+    value = np.log((above - 0.1) / (0.6 - above))  # the interval transform of Uniform(0.1, 0.6)
+    assert logp({"t_interval__": value}) == -np.inf
+    assert np.isfinite(dlogp({"t_interval__": value})).all()
+    assert np.isfinite(logp(model.initial_point()))
+
+
+def test_outside_the_training_box_is_minus_inf_unless_extrapolating(data):
+    observed = data[["rt", "response"]].dropna().to_numpy()
+    v = pt.scalar("v")
+    for extrapolate in (False, True):
+        rv = SSM.dist("ddm", "lan", extrapolate=extrapolate, v=v, a=1.2, z=0.5, t=0.3)
+        logp = pm.logp(rv, observed).sum()
+        inside, outside = (logp.eval({v: x}) for x in (2.0, 2.8))
+        assert np.isfinite(inside)
+        assert np.isfinite(outside) == extrapolate
+    with pytest.raises(
+        ThetaError, match=r"'z' = 0\.9 lies outside the training box \[0\.3, 0\.7\]"
+    ):
+        SSM.dist("ddm", "lan", v=1.0, a=1.2, z=0.9, t=0.3)
+
+
+def test_priors_reaching_outside_the_box_warn_when_the_model_is_built(data):
+    observed = data[["rt", "response"]].to_numpy()
+    with pm.Model(), pytest.warns(OutsideTrainingBoxWarning, match=r"'v'.*\[-2\.5, 2\.5\]"):
+        SSM("y", "ddm", "lan", observed=observed, v=pm.Normal("v", 0, 1), a=1.2, z=0.5, t=0.3)
+    with pm.Model():
+        a = pm.Uniform("a0", 0.5, 1.5) * 2  # an expression: checked on prior draws
+        with pytest.warns(OutsideTrainingBoxWarning, match=r"'a'.*\[0\.6, 2\]"):
+            SSM("y", "ddm", "lan", observed=observed, v=1.0, a=a, z=0.5, t=0.3)
+    quiet = [  # inside the box, extrapolating on purpose, and no box at all
+        ("lan", False, lambda: pm.Uniform("v", -2.5, 2.5)),
+        ("lan", True, lambda: pm.Normal("v", 0, 1)),
+        ("exact", False, lambda: pm.Normal("v", 0, 1)),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutsideTrainingBoxWarning)
+        for likelihood, extrapolate, prior in quiet:
+            with pm.Model():
+                SSM(
+                    "y",
+                    "ddm",
+                    likelihood,
+                    observed=observed,
+                    extrapolate=extrapolate,
+                    v=prior(),
+                    a=1.2,
+                    z=0.5,
+                    t=0.3,
+                )
+
+
+def test_initvals_start_t_below_the_fastest_rt_and_keep_loo_possible(data):
+    observed = data[["rt", "response"]].to_numpy()
+    fastest = np.nanmin(observed[:, 0])
+    assert fastest < 0.5
+    with pm.Model() as model:
+        t = pm.Uniform("t", 0.0, 1.0)  # its default start, 0.5, is above the fastest rt
+        with pytest.warns(StartingPointWarning, match=r"initvals=ssmhub\.pymc\.initvals\(\)"):
+            SSM("y", "ddm", "exact", observed=observed, v=1.0, a=1.2, z=0.5, t=t)
+    start = initvals(model)
+    assert 0 < start["t"] < fastest
+    with model:
+        idata = pm.sample(
+            draws=5, tune=5, chains=1, cores=1, initvals=start, random_seed=0, progressbar=False
+        )
+        pm.compute_log_likelihood(idata, progressbar=False)
+    assert np.isfinite(idata.log_likelihood["y"].to_numpy()).all()
+
+    with pm.Model() as model, warnings.catch_warnings():
+        warnings.simplefilter("error", StartingPointWarning)
+        t = pm.Uniform("t", 0.0, fastest)  # starts below
+        SSM("y", "ddm", "exact", observed=observed, v=1.0, a=1.2, z=0.5, t=t)
+    assert initvals(model) == {}
+
+    with pm.Model() as model:
+        t = pm.Uniform("t0", 0.0, 0.5) + pm.Uniform("dt", 0.0, 0.5)  # an expression
+        with pytest.warns(StartingPointWarning, match="give the variables t is made of"):
+            SSM("y", "ddm", "exact", observed=observed, v=1.0, a=1.2, z=0.5, t=t)
+    assert initvals(model) == {}
+    with pm.Model(), pytest.raises(ThetaError, match=r"t = 0\.5 is not below the rt .* of row"):
+        SSM("y", "ddm", "exact", observed=observed, v=1.0, a=1.2, z=0.5, t=0.5)
+
+
+def test_the_model_compiles_into_one_jax_function_without_callbacks(data):
+    from pymc.sampling.jax import get_jaxified_logp
+
+    with pm.Model() as model:
+        v = pm.Uniform("v", -2.0, 2.0)
+        SSM("y", "ddm", "lan", observed=data, v=v, a=1.2, z=0.5, t=0.3)
+    logp = get_jaxified_logp(model, negative_logp=False)
+    point = [np.asarray(x) for x in model.initial_point().values()]
+    assert "callback" not in str(jax.make_jaxpr(logp)(point))
+    np.testing.assert_allclose(-logp(point), model.compile_logp()(model.initial_point()))
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def frame(rt, response):
+    return pd.DataFrame({"rt": rt, "response": response})
+
+
+BAD = {
+    "negative rt": (frame([0.5, -0.2], [1, -1]), "column 'rt', row 1: rt must be positive"),
+    "zero rt": (frame([0.0, 0.5], [1, -1]), "column 'rt', row 0: rt must be positive"),
+    "infinite rt": (frame([0.5, np.inf], [1, 1]), "column 'rt', row 1: rt must be finite"),
+    "unknown response": (
+        frame([0.5, 0.6, 0.7], [1, 0, 1]),
+        r"column 'response', row 1: response must be one of the model's choices \[-1, 1\]",
+    ),
+    "missing response": (frame([0.5, 0.6], [1, np.nan]), "column 'response', row 1"),
+    "text response": (
+        pd.DataFrame({"rt": [0.5, 0.6], "response": ["1", "go"]}),
+        "column 'response', row 1: 'go' is not a number",
+    ),
+    "missing column": (
+        pd.DataFrame({"rt": [0.5], "choice": [1]}),
+        "lack column\\(s\\) 'response'",
+    ),
+    "wrong shape": (np.ones((4, 3)), r"\(N, 2\) array .* got an array of shape \(4, 3\)"),
+    "no rows": (np.empty((0, 2)), "no rows"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_observed_data_name_the_column_row_and_rule(case):
+    observed, message = BAD[case]
+    with pm.Model(), pytest.raises(ObservedDataError, match=message):
+        SSM("y", "ddm", "exact", observed=observed, v=1.0, a=1.2, z=0.5, t=0.1)
+
+
+def test_trialwise_parameters_must_have_one_value_per_row(data):
+    observed = data[["rt", "response"]].to_numpy()
+    for v in (np.ones(N + 5), np.ones(N - 1), pm.Normal.dist(size=7)):
+        with (
+            pm.Model(),
+            pytest.raises(ObservedDataError, match=f"'v' is trial-wise with .* {N} rows"),
+        ):
+            SSM("y", "ddm", "exact", observed=observed, v=v, a=1.2, z=0.5, t=0.1)
+
+
+@pytest.fixture
+def tinyddm(plugin_dists, network_home, tmp_path, monkeypatch):
+    """The ddm under another name, with no exact likelihood and no networks of its own."""
+    plugin_dists.add("ssmhub-tinyddm", TINY_DDM_SOURCE)
+    monkeypatch.setenv("SSMHUB_HOME", str(tmp_path / "home"))
+    get_manager.cache_clear()
+    return tmp_path / "home" / "networks" / "tinyddm"
+
+
+def test_rows_without_rt_need_a_choice_network(data, network_home, tinyddm):
+    shutil.copytree(network_home / "networks" / "ddm" / "lan", tinyddm / "lan")
+    with pm.Model(), pytest.raises(ObservedDataError, match=r"row 3: .* needs a choice likelihood"):
+        SSM("y", "tinyddm", "lan", observed=data, v=1.0, a=1.2, z=0.5, t=0.3)
+
+
+def test_unknown_names_list_what_is_available(tinyddm):
+    with pytest.raises(UnknownModelError, match=r"Installed models: .*ddm"):
+        SSM.dist("dmm", v=1.0, a=1.0, z=0.5, t=0.3)
+    with pytest.raises(ThetaError, match=r"unknown parameter\(s\) 'q'.* it takes v, a, z, t"):
+        SSM.dist("ddm", v=1.0, a=1.0, z=0.5, t=0.3, q=1.0)
+    with pytest.raises(ThetaError, match=r"missing parameter\(s\) 't'"):
+        SSM.dist("ddm", v=1.0, a=1.0, z=0.5)
+    with pytest.raises(
+        SsmhubError, match=r"no likelihood 'kde' for model 'ddm'; available: 'exact'"
+    ):
+        SSM.dist("ddm", "kde", v=1.0, a=1.0, z=0.5, t=0.3)
+    with pytest.raises(SsmhubError, match=r"'tinyddm'; available: none .* `ssmhub train`"):
+        SSM.dist("tinyddm", "lan", v=1.0, a=1.0, z=0.5, t=0.3)
+
+
+# --- sampling ---------------------------------------------------------------------------------
+
+
+def ddm_model(data, likelihood="lan"):
+    with pm.Model() as model:
+        v = pm.Uniform("v", -2.5, 2.5)
+        a = pm.Uniform("a", 0.6, 2.0)
+        t = pm.Uniform("t", 0.1, 0.5)  # starts at 0.3, below the fastest rt
+        SSM("y", "ddm", likelihood, observed=data, v=v, a=a, z=0.5, t=t)
+    return model
+
+
+def check_posterior(idata, data):
+    posterior = idata.posterior
+    assert posterior["v"].shape == (2, 100)
+    assert float(posterior["t"].max()) < np.nanmin(data.rt)
+    assert float(posterior["v"].std()) > 0
+    assert 0 < float(posterior["v"].mean()) < 2.5  # the data were simulated with v = 1
+
+
+@pytest.fixture(scope="module")
+def fitted(data, network_home):
+    """The LAN model, sampled by PyMC's own NUTS (in chain processes, pickling the Op)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SSMHUB_HOME", str(network_home))
+        get_manager.cache_clear()
+        model = ddm_model(data)
+        with model:
+            idata = pm.sample(
+                draws=100, tune=100, chains=2, cores=2, random_seed=1, progressbar=False
+            )
+    return model, idata
+
+
+@pytest.mark.slow
+def test_pymc_nuts_samples_the_network_likelihood(fitted, data):
+    check_posterior(fitted[1], data)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampler", ["numpyro", "blackjax"])
+def test_jax_samplers_sample_the_network_likelihood(sampler, data):
+    with ddm_model(data):
+        idata = pm.sample(
+            draws=100, tune=100, chains=2, random_seed=1, progressbar=False, nuts_sampler=sampler
+        )
+    check_posterior(idata, data)
+
+
+def test_blackjax_compatibility_shim_is_applied_exactly_when_needed():
+    import blackjax
+    import pymc.sampling.jax as pymc_jax
+
+    import ssmhub.pymc
+
+    needed = not hasattr(blackjax.progress_bar, "gen_scan_fn")
+    assert (pymc_jax._blackjax_inference_loop is ssmhub.pymc._blackjax_inference_loop) == needed
+    assert pymc_jax._sample_blackjax_nuts.ssmhub_shim
+
+
+def test_the_cause_blackjax_forwards_pymcs_progress_bar_argument_to_the_kernel():
+    """What pymc 6.4's loop does, reduced: the reason for the shim above."""
+    import blackjax
+
+    if hasattr(blackjax.progress_bar, "gen_scan_fn"):
+        pytest.skip("this blackjax still has the API pymc 6.4 was written for")
+    adapt = blackjax.window_adaptation(
+        blackjax.nuts, lambda x: -0.5 * (x**2).sum(), progress_bar=False
+    )
+    with pytest.raises(TypeError, match="unexpected keyword argument 'progress_bar'"):
+        adapt.run(jax.random.key(0), np.zeros(1), num_steps=2)
+
+
+def test_pymc_chain_processes_are_not_forked_from_a_process_running_jax():
+    from pymc.sampling.mcmc import _initialize_multiprocessing_context as initialize
+
+    assert initialize(None, mode=None).get_start_method() != "fork"
+    assert initialize("fork", mode=None).get_start_method() == "fork"  # the user's choice
+
+
+@pytest.mark.slow
+def test_predictive_draws_come_from_the_simulator(fitted, data):
+    model, idata = fitted
+    with model:
+        posterior = pm.sample_posterior_predictive(idata, random_seed=2, progressbar=False)
+        prior = pm.sample_prior_predictive(draws=20, random_seed=2)
+    y = posterior.posterior_predictive["y"].to_numpy()
+    assert y.shape == (2, 100, N, 2)
+    assert set(np.unique(y[..., 1])) == {-1.0, 1.0}
+    assert (y[..., 0] > idata.posterior["t"].to_numpy()[..., None]).all()
+    assert prior.prior_predictive["y"].shape == (1, 20, N, 2)
+
+
+@pytest.mark.slow
+def test_loo_runs_on_the_pointwise_log_likelihood(fitted):
+    model, idata = fitted
+    idata = idata.copy()
+    pm.compute_log_likelihood(idata, model=model, progressbar=False)
+    log_likelihood = idata.log_likelihood["y"]
+    assert log_likelihood.shape == (2, 100, N)
+    assert np.isfinite(log_likelihood.to_numpy()).all()
+    loo = az.loo(idata)
+    assert np.isfinite(loo.elpd)
+    assert loo.n_data_points == N
