@@ -108,6 +108,61 @@ def reference_for(spec: ModelSpec) -> Callable[[dict[str, float], float], Refere
     return PyDDMReference(spec)
 
 
+def measure(
+    network: Network,
+    spec: ModelSpec,
+    n_parameter_sets: int = 200,
+    n_trials: int = 100,
+    seed: int = 0,
+) -> tuple[dict[str, Any], list[Any]]:
+    """Accuracy of ``network`` against the reference, and a few examples to plot."""
+    from ssmhub.plugins import get_manager
+
+    reference = reference_for(spec)
+    simulator = get_manager().simulator(spec)
+    rng = np.random.default_rng(seed)
+    box = network.config.box
+    lower = np.array([box[n][0] for n in spec.parameter_names])
+    upper = np.array([box[n][1] for n in spec.parameter_names])
+    t_index = spec.parameter_names.index("t") if "t" in spec.parameter_names else None
+    errors, name, examples = [], "", []
+    for theta_row in rng.uniform(lower, upper, size=(n_parameter_sets, len(lower))):
+        theta = dict(zip(spec.parameter_names, map(float, theta_row), strict=True))
+        if network.config.kind == "cpn":
+            ref = reference(theta, 20.0)
+            net_p = float(np.exp(network(theta_row[None, :].astype(np.float32))[0]))
+            errors.append(np.array([abs(net_p - ref.p_upper)]))
+            examples.append((theta_row, net_p, ref.p_upper))
+            name = ref.name
+            continue
+        seed_k = int(rng.integers(2**31))
+        sim = simulator({k: np.array([v]) for k, v in theta.items()}, n_trials, seed_k)
+        rt, response = sim.rt[0], sim.response[0]
+        # Solve only as far as the data (and the plots) reach: PyDDM's cost grows with it.
+        t = theta_row[t_index] if t_index is not None else 0.0
+        ref = reference(theta, float(max(rt.max(), t) + 5.1))
+        ref_logp = ref.log_density(rt, response)
+        rows = np.column_stack([np.repeat(theta_row[None, :], n_trials, 0), rt, response])
+        net_logp = np.asarray(network(rows.astype(np.float32)), dtype=np.float64)
+        finite = np.isfinite(ref_logp)
+        errors.append(np.abs(net_logp[finite] - ref_logp[finite]))
+        if len(examples) < 4:
+            examples.append((theta_row, ref))
+        name = ref.name
+    err = np.concatenate(errors)
+    report = {
+        "reference": name,
+        "unit": "nats" if network.config.kind == "lan" else "probability",
+        "n_parameter_sets": n_parameter_sets,
+        "n_trials_per_set": n_trials if network.config.kind == "lan" else 1,
+        "seed": seed,
+        "median_abs_error": float(np.median(err)),
+        "p90_abs_error": float(np.quantile(err, 0.9)),
+        "p99_abs_error": float(np.quantile(err, 0.99)),
+    }
+    return report, examples
+
+
 def evaluate(
     path: Path,
     n_parameter_sets: int = 200,
@@ -119,64 +174,10 @@ def evaluate(
     from ssmhub.files import write_text_atomically
     from ssmhub.plugins import get_manager
 
-    manager = get_manager()
-    network = read_network(path)
-    spec = manager.catalog.get(network.config.model)
+    model = read_network(path).config.model
+    spec = get_manager().catalog.get(model)
     network = read_network(path, spec)
-    reference = reference_for(spec)
-    simulator = manager.simulator(spec)
-    rng = np.random.default_rng(seed)
-    box = network.config.box
-    lower = np.array([box[n][0] for n in spec.parameter_names])
-    upper = np.array([box[n][1] for n in spec.parameter_names])
-    errors, references, examples = [], "", []
-    for theta_row in rng.uniform(lower, upper, size=(n_parameter_sets, len(lower))):
-        theta = dict(zip(spec.parameter_names, map(float, theta_row), strict=True))
-        if network.config.kind == "cpn":
-            ref = reference(theta, 20.0)
-            references = ref.name
-            net_p = float(np.exp(network(theta_row[None, :].astype(np.float32))[0]))
-            errors.append(np.array([abs(net_p - ref.p_upper)]))
-            examples.append((theta_row, net_p, ref.p_upper))
-            continue
-        sim = simulator(
-            {k: np.array([v]) for k, v in theta.items()}, n_trials, int(rng.integers(2**31))
-        )
-        rt, response = sim.rt[0], sim.response[0]
-        # Solve only as far as the data reach (plus the plotted range): PyDDM's cost is
-        # linear in its time horizon.
-        ref = reference(
-            theta,
-            float(
-                max(
-                    rt.max(),
-                    theta_row[spec.parameter_names.index("t")]
-                    if "t" in spec.parameter_names
-                    else 0,
-                )
-                + 5.1
-            ),
-        )
-        references = ref.name
-        ref_logp = ref.log_density(rt, response)
-        rows = np.column_stack([np.repeat(theta_row[None, :], n_trials, 0), rt, response])
-        net_logp = np.asarray(network(rows.astype(np.float32)), dtype=np.float64)
-        finite = np.isfinite(ref_logp)
-        errors.append(np.abs(net_logp[finite] - ref_logp[finite]))
-        if len(examples) < 4:
-            examples.append((theta_row, ref))
-    err = np.concatenate(errors)
-    unit = "nats" if network.config.kind == "lan" else "probability"
-    report = {
-        "reference": references,
-        "unit": unit,
-        "n_parameter_sets": n_parameter_sets,
-        "n_trials_per_set": n_trials if network.config.kind == "lan" else 1,
-        "seed": seed,
-        "median_abs_error": float(np.median(err)),
-        "p90_abs_error": float(np.quantile(err, 0.9)),
-        "p99_abs_error": float(np.quantile(err, 0.99)),
-    }
+    report, examples = measure(network, spec, n_parameter_sets, n_trials, seed)
     config = network.config.model_copy(
         update={"metrics": {**network.config.metrics, "accuracy": report}}
     )
