@@ -175,6 +175,39 @@ def test_trialwise_parameters_match_per_condition_logps_by_hand(data, likelihood
     assert logp.shape == (N,)
 
 
+@pytest.mark.parametrize("likelihood", ["exact", "lan"])
+def test_gradients_match_finite_differences_with_trialwise_and_choice_only_rows(data, likelihood):
+    # Scalar parameters beside a trial-wise one, and rows with and without an rt: the
+    # NeuroRacer layout. PyMC hands scalars over shaped (1,); they must not be indexed
+    # per row (JAX clamps the index: the value stays right, the gradient goes wrong).
+    condition = np.where(np.arange(N) % 2 == 0, -1.0, 1.0)
+    with pm.Model() as model:
+        v = pm.Uniform("v", *BOX["v"])
+        a = pm.Uniform("a", *BOX["a"])
+        t = pm.Uniform("t", BOX["t"][0], 0.2)
+        SSM(
+            "y",
+            "ddm",
+            likelihood,
+            observed=data[["rt", "response"]],
+            v=v * condition,
+            a=a,
+            z=0.5,
+            t=t,
+        )
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    point = {"v_interval__": 0.3, "a_interval__": 0.2, "t_interval__": -0.4}
+    names = [var.name for var in model.value_vars]
+    grad = dlogp(point)
+    for i, name in enumerate(names):
+        h = 1e-3
+        up, down = dict(point), dict(point)
+        up[name] += h
+        down[name] -= h
+        numeric = (logp(up) - logp(down)) / (2 * h)
+        assert grad[i] == pytest.approx(numeric, rel=2e-2, abs=1e-2), name
+
+
 def test_rt_at_or_below_t_is_minus_inf_with_a_finite_gradient(data):
     observed = data[["rt", "response"]].to_numpy()
     fastest = np.nanmin(observed[:, 0])

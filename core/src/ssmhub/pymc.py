@@ -283,7 +283,9 @@ def _rows(params: Sequence[Array], n: int, index: np.ndarray | None) -> Array:
     size = n if index is None else index.size
     columns = []
     for p in map(jnp.asarray, params):
-        if p.ndim and index is not None:
+        if p.size == 1:  # a scalar, which PyMC may hand over shaped (1,)
+            p = p.reshape(())
+        elif index is not None:
             p = p[index]
         columns.append(jnp.broadcast_to(p, (size,)))
     return jnp.stack(columns, axis=-1)
