@@ -41,7 +41,7 @@ Seed = Annotated[int, typer.Option(help="Random seed.")]
 def models() -> None:
     """List the installed models with their parameters and bounds."""
     manager = get_manager()
-    table = Table("model", "parameters [lower, upper]", "plugin")
+    table = Table("model", r"parameters \[lower, upper]", "plugin")
     for name in manager.catalog.names():
         spec = manager.catalog.specs[name]
         params = ", ".join(f"{p.name} [{p.lower:g}, {p.upper:g}]" for p in spec.parameters)
@@ -74,8 +74,11 @@ def info(model: Annotated[str, typer.Argument(help="Model name, e.g. ddm.")]) ->
 @app.command()
 def plugins() -> None:
     """List the loaded plugins, the hooks they implement, and any error."""
+    manager = get_manager()
+    manager.trainers()  # run the registration hooks that are otherwise run lazily,
+    manager.likelihoods()  # so that their failures show here too
     table = Table("plugin", "distribution", "version", "hooks", "status")
-    for record in get_manager().records.values():
+    for record in manager.records.values():
         status = (
             "[green]ok[/green]"
             if not record.errors

@@ -23,5 +23,15 @@ class UnknownModelError(SsmhubError, LookupError):
         super().__init__(f"unknown model {name!r}.{hint} Installed models: {listing}")
 
 
+class UnknownLikelihoodError(SsmhubError, LookupError):
+    """A likelihood name that no plugin offers for a model."""
+
+    def __init__(self, name: str, model: str, available: list[str]) -> None:
+        listing = ", ".join(map(repr, available)) or (
+            "none (train a network with `ssmhub generate` and `ssmhub train`)"
+        )
+        super().__init__(f"no likelihood {name!r} for model {model!r}; available: {listing}")
+
+
 class ModelConflictError(SsmhubError, LookupError):
     """Two plugins registered the same model name; neither is used."""

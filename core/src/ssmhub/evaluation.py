@@ -102,10 +102,8 @@ def reference_for(spec: ModelSpec) -> Callable[[dict[str, float], float], Refere
     """The exact likelihood if a plugin registers one for ``spec``, else PyDDM."""
     from ssmhub.plugins import get_manager
 
-    for builder in get_manager().likelihoods():
-        if builder.name == "exact" and builder.supports(spec):
-            return ExactReference(spec, builder.build(spec))
-    return PyDDMReference(spec)
+    exact = get_manager().find_likelihood(spec, "exact")
+    return ExactReference(spec, exact) if exact is not None else PyDDMReference(spec)
 
 
 def measure(

@@ -55,7 +55,8 @@ def read_trials(path: Path) -> pd.DataFrame:
 
 
 def prior_ranges(config: FitConfig) -> dict[str, tuple[float, float]]:
-    """Uniform prior bounds of each free parameter: the likelihood's box, else the spec's."""
+    """Uniform prior bounds of each free parameter: the likelihood's box (for networks, where
+    they were trained), else the spec's bounds."""
     from ssmhub.plugins import get_manager
 
     manager = get_manager()
@@ -67,11 +68,7 @@ def prior_ranges(config: FitConfig) -> dict[str, tuple[float, float]]:
             f"{', '.join(spec.parameter_names)}"
         )
     spec.check_theta({**{p.name: p.default for p in spec.parameters}, **config.fixed})
-    box: Mapping[str, tuple[float, float]] = {}
-    if config.likelihood == "lan":
-        from ssmhub.network import load_network
-
-        box = load_network(spec.name, "lan").config.box
+    box = manager.likelihood(spec, config.likelihood).box or {}
     return {
         p.name: box.get(p.name, (p.lower, p.upper))
         for p in spec.parameters

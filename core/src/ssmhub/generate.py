@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ssmhub.errors import SsmhubError
 from ssmhub.files import sha256_of, write_atomically, write_text_atomically
+from ssmhub.likelihood import Likelihood
 from ssmhub.recipe import NetworkKind, Recipe
 from ssmhub.spec import ModelSpec
 
@@ -110,13 +111,10 @@ def make_shard(model: str, recipe: Recipe, index: int) -> np.ndarray:
     return np.concatenate(rows).astype(np.float32)
 
 
-def _exact_likelihood(spec: ModelSpec):
+def _exact_likelihood(spec: ModelSpec) -> Likelihood | None:
     from ssmhub.plugins import get_manager
 
-    for builder in get_manager().likelihoods():
-        if builder.name == "exact" and builder.supports(spec):
-            return builder.build(spec)
-    return None
+    return get_manager().find_likelihood(spec, "exact")
 
 
 def _versions(spec_owner: str | None) -> dict[str, str]:

@@ -61,10 +61,10 @@ def model_recipe(spec: ModelSpec, kind: NetworkKind) -> Recipe | None:
 
 @hookspec
 def register_trainers(register: Callable[[Trainer], None]) -> None:
-    """Register trainers by calling ``register(trainer)``; one per network kind is used.
+    """Register trainers by calling ``register(trainer)``; the last one per kind is used.
 
-    The core registers the LAN and CPN trainers; a plugin may register another
-    architecture under a new kind.
+    The core registers MLP trainers for ``lan`` and ``cpn``; a plugin may register another
+    architecture for either kind (the network format and loader stay the core's).
     """
 
 

@@ -21,8 +21,8 @@ class Likelihood(NamedTuple):
     ``logp_rt(params, rt, response)`` scores trials with a reaction time; ``logp_choice(params,
     response)`` scores a response alone (None if the builder cannot). ``params`` is (N, P) in
     the spec's parameter order; every function returns (N,). ``box`` is where the likelihood
-    is valid (a network's training box; None: everywhere in the spec's bounds); the core
-    gives -inf outside it unless the user asks to extrapolate.
+    can be trusted (a network's training box); the core gives -inf outside it unless the
+    user asks to extrapolate. None means no such limit (a closed form).
     """
 
     logp_rt: Callable[[Array, Array, Array], Array]

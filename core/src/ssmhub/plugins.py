@@ -20,13 +20,18 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from ssmhub import hookspecs
-from ssmhub.errors import ModelConflictError, SsmhubError, UnknownModelError
+from ssmhub.errors import (
+    ModelConflictError,
+    SsmhubError,
+    UnknownLikelihoodError,
+    UnknownModelError,
+)
 from ssmhub.spec import ModelSpec
 
 if TYPE_CHECKING:
     import typer
 
-    from ssmhub.likelihood import LikelihoodBuilder
+    from ssmhub.likelihood import Likelihood, LikelihoodBuilder
     from ssmhub.recipe import NetworkKind, Recipe
     from ssmhub.simulation import Simulator
     from ssmhub.trainer import Trainer
@@ -194,6 +199,21 @@ class PluginManager:
 
     def likelihoods(self) -> list[LikelihoodBuilder]:
         return [b for _, items in self._call_each("register_likelihoods") for b in items]
+
+    def find_likelihood(self, spec: ModelSpec, name: str) -> Likelihood | None:
+        """The likelihood ``name`` of ``spec`` from the first builder offering it, or None."""
+        for builder in self.likelihoods():
+            if builder.name == name and builder.supports(spec):
+                return builder.build(spec)
+        return None
+
+    def likelihood(self, spec: ModelSpec, name: str) -> Likelihood:
+        """Like `find_likelihood`, but a missing one is an error listing the available."""
+        found = self.find_likelihood(spec, name)
+        if found is None:
+            available = sorted({b.name for b in self.likelihoods() if b.supports(spec)})
+            raise UnknownLikelihoodError(name, spec.name, available)
+        return found
 
     def locate_network(self, spec: ModelSpec, kind: NetworkKind) -> Path | None:
         return self._pm.hook.locate_network(spec=spec, kind=kind)

@@ -134,15 +134,7 @@ class _Distribution:
         manager = get_manager()
         spec = manager.catalog.get(model)
         _check_names(spec, params)
-        builders = {b.name: b for b in manager.likelihoods() if b.supports(spec)}
-        if likelihood not in builders:
-            available = ", ".join(map(repr, sorted(builders))) or (
-                "none (train a network with `ssmhub generate` and `ssmhub train`)"
-            )
-            raise SsmhubError(
-                f"no likelihood {likelihood!r} for model {model!r}; available: {available}"
-            )
-        built = builders[likelihood].build(spec)
+        built = manager.likelihood(spec, likelihood)
         box = None if extrapolate else built.box
         return cls(spec, guard(built, spec, box), box, manager.simulator(spec))
 
