@@ -18,8 +18,7 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml core/pyproject.toml registry/pypro
 	touch $@
 
 demo: $(VENV)/.synced
-	$(VENV)/bin/ssmhub models
-	$(VENV)/bin/ssmhub simulate ddm --theta v=1,a=1.5,z=0.5,t=0.3 -n 2000 --seed 0
+	$(VENV)/bin/ssmhub demo neuroracer --out neuroracer
 
 test: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
