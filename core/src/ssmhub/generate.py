@@ -82,7 +82,7 @@ def columns_for(spec: ModelSpec, kind: NetworkKind) -> tuple[str, ...]:
 
 def make_shard(model: str, recipe: Recipe, index: int) -> np.ndarray:
     """All rows of shard ``index``; runs on a Dask worker, which loads its own plugins."""
-    from ssmhub.labels import make_rows
+    from ssmhub.labels import Labeller
     from ssmhub.plugins import get_manager
 
     manager = get_manager()
@@ -97,15 +97,9 @@ def make_shard(model: str, recipe: Recipe, index: int) -> np.ndarray:
     upper = np.array([box[n][1] for n in spec.parameter_names])
     thetas = rng.uniform(lower, upper, size=(n_sets, len(lower)))
     seeds = rng.integers(0, 2**31, size=n_sets)
+    labeller = Labeller(spec, recipe, simulator, likelihood)
     rows = [
-        make_rows(
-            spec,
-            recipe,
-            dict(zip(spec.parameter_names, map(float, theta), strict=True)),
-            simulator,
-            likelihood,
-            int(seed),
-        )
+        labeller.rows(dict(zip(spec.parameter_names, map(float, theta), strict=True)), int(seed))
         for theta, seed in zip(thetas, seeds, strict=True)
     ]
     return np.concatenate(rows).astype(np.float32)

@@ -10,6 +10,7 @@ likelihood registered by a plugin.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -101,97 +102,79 @@ def check_estimator(spec: ModelSpec, recipe: Recipe, likelihood: Likelihood | No
             )
 
 
-def make_rows(
-    spec: ModelSpec,
-    recipe: Recipe,
-    theta: dict[str, float],
-    simulator: Simulator,
-    likelihood: Likelihood | None,
-    seed: int,
-) -> np.ndarray:
-    """Training rows for one parameter set, as float32.
+@dataclass(frozen=True)
+class Labeller:
+    """Makes the labelled rows of one model's recipe, one parameter set at a time."""
 
-    LAN: up to ``n_training_points`` rows of [parameters, rt, response, log-likelihood]; rows
-    with rt <= t (the non-decision time, a parameter named ``t`` by convention) are dropped.
-    CPN: one row of [parameters, P(response = +1)].
-    """
-    params = np.array([theta[n] for n in spec.parameter_names])
-    sim_seed, mix_seed = np.random.SeedSequence(seed).generate_state(2) >> 1  # 31-bit seeds
-    if recipe.kind == "cpn":
-        p_upper = _p_upper(spec, recipe, theta, simulator, likelihood, int(sim_seed))
-        return np.append(params, p_upper).astype(np.float32)[None, :]
-    estimator = _estimator(spec, recipe, theta, simulator, likelihood, int(sim_seed))
-    from ssms.dataset_generators.strategies.resample_mixture_strategy import (
-        ResampleMixtureStrategy,
-    )
+    spec: ModelSpec
+    recipe: Recipe
+    simulator: Simulator
+    likelihood: Likelihood | None  # the closed form, for the 'exact' estimator
 
-    strategy = ResampleMixtureStrategy(
-        _generator_config(recipe),
-        {"params": list(spec.parameter_names), "nchoices": len(spec.choices)},
-    )
-    rows = strategy.generate(theta, estimator, random_state=int(mix_seed))
-    # Every SSM has rt > t; the likelihood is -inf below that whatever a network says, so
-    # rows there would only teach the network a jump it cannot fit.
-    t = theta.get("t", 0.0)
-    return rows[rows[:, len(params)] > t]
+    def rows(self, theta: dict[str, float], seed: int) -> np.ndarray:
+        """Training rows for one parameter set, as float32.
 
-
-def _simulate_one(simulator: Simulator, theta: dict[str, float], n: int, seed: int):
-    sim = simulator({k: np.array([v]) for k, v in theta.items()}, n, seed)
-    return sim.rt[0], sim.response[0]
-
-
-def _estimator(
-    spec: ModelSpec,
-    recipe: Recipe,
-    theta: dict[str, float],
-    simulator: Simulator,
-    likelihood: Likelihood | None,
-    seed: int,
-) -> Any:
-    if recipe.estimator == "pyddm":
-        from ssms.dataset_generators.estimator_builders.pyddm_builder import (
-            PyDDMEstimatorBuilder,
+        LAN: up to ``n_training_points`` rows of [parameters, rt, response, log-likelihood];
+        rows with rt <= t (the non-decision time, a parameter named ``t`` by convention) are
+        dropped. CPN: one row of [parameters, P(response = +1)].
+        """
+        params = np.array([theta[n] for n in self.spec.parameter_names])
+        sim_seed, mix_seed = np.random.SeedSequence(seed).generate_state(2) >> 1  # 31 bits
+        if self.recipe.kind == "cpn":
+            p_upper = self._p_upper(theta, int(sim_seed))
+            return np.append(params, p_upper).astype(np.float32)[None, :]
+        from ssms.dataset_generators.strategies.resample_mixture_strategy import (
+            ResampleMixtureStrategy,
         )
 
-        return PyDDMEstimatorBuilder(_generator_config(recipe), _ssms_model_config(spec)).build(
-            theta
+        strategy = ResampleMixtureStrategy(
+            _generator_config(self.recipe),
+            {"params": list(self.spec.parameter_names), "nchoices": len(self.spec.choices)},
         )
-    rt, response = _simulate_one(simulator, theta, recipe.n_simulations, seed)
-    if recipe.estimator == "exact":
-        assert likelihood is not None
-        return ExactEstimator(spec, theta, likelihood, rt, response, recipe.max_rt)
-    from ssms.dataset_generators.likelihood_estimators.kde_estimator import (
-        KDELikelihoodEstimator,
-    )
+        estimator = self._estimator(theta, int(sim_seed))
+        rows = strategy.generate(theta, estimator, random_state=int(mix_seed))
+        # Every SSM has rt > t; the likelihood is -inf below that whatever a network says,
+        # so rows there would only teach the network a jump it cannot fit.
+        return rows[rows[:, len(params)] > theta.get("t", 0.0)]
 
-    estimator = KDELikelihoodEstimator()
-    estimator.fit(
-        {
-            "rts": rt[:, None],
-            "choices": response[:, None],
-            "metadata": {"max_t": recipe.max_rt, "possible_choices": list(spec.choices)},
-        }
-    )
-    return estimator
-
-
-def _p_upper(
-    spec: ModelSpec,
-    recipe: Recipe,
-    theta: dict[str, float],
-    simulator: Simulator,
-    likelihood: Likelihood | None,
-    seed: int,
-) -> float:
-    if recipe.estimator == "exact":
-        assert likelihood is not None
-        assert likelihood.logp_choice is not None
-        params = np.array([[theta[n] for n in spec.parameter_names]])
-        return float(np.exp(likelihood.logp_choice(params, np.array([1]))[0]))
-    if recipe.estimator == "pyddm":
-        return float(
-            _estimator(spec, recipe, theta, simulator, likelihood, seed).solution.prob("correct")
+    def _simulate(self, theta: dict[str, float], seed: int) -> tuple[np.ndarray, np.ndarray]:
+        sim = self.simulator(
+            {k: np.array([v]) for k, v in theta.items()}, self.recipe.n_simulations, seed
         )
-    _, response = _simulate_one(simulator, theta, recipe.n_simulations, seed)
-    return float(np.mean(response == 1))
+        return sim.rt[0], sim.response[0]
+
+    def _estimator(self, theta: dict[str, float], seed: int) -> Any:
+        if self.recipe.estimator == "pyddm":
+            from ssms.dataset_generators.estimator_builders.pyddm_builder import (
+                PyDDMEstimatorBuilder,
+            )
+
+            builder = PyDDMEstimatorBuilder(
+                _generator_config(self.recipe), _ssms_model_config(self.spec)
+            )
+            return builder.build(theta)
+        rt, response = self._simulate(theta, seed)
+        if self.recipe.estimator == "exact":
+            assert self.likelihood is not None
+            return ExactEstimator(
+                self.spec, theta, self.likelihood, rt, response, self.recipe.max_rt
+            )
+        from ssms.dataset_generators.likelihood_estimators.kde_estimator import (
+            KDELikelihoodEstimator,
+        )
+
+        estimator = KDELikelihoodEstimator()
+        metadata = {"max_t": self.recipe.max_rt, "possible_choices": list(self.spec.choices)}
+        estimator.fit({"rts": rt[:, None], "choices": response[:, None], "metadata": metadata})
+        return estimator
+
+    def _p_upper(self, theta: dict[str, float], seed: int) -> float:
+        if self.recipe.estimator == "exact":
+            assert self.likelihood is not None
+            assert self.likelihood.logp_choice is not None
+            params = np.array([[theta[n] for n in self.spec.parameter_names]])
+            return float(np.exp(self.likelihood.logp_choice(params, np.array([1]))[0]))
+        if self.recipe.estimator == "pyddm":
+            return float(self._estimator(theta, seed).solution.prob("correct"))
+        _, response = self._simulate(theta, seed)  # the share of simulated upper responses
+        return float(np.mean(response == 1))
