@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pymc as pm
 
 Sampler = Literal["pymc", "numpyro", "blackjax"]
+PREDICTIVE_DRAWS = 500
 
 
 class FitConfig(BaseModel):
@@ -105,7 +106,8 @@ def build_model(
 
 
 def sample(model: pm.Model, config: FitConfig, progressbar: bool = True) -> Any:
-    """Posterior draws, posterior predictive and pointwise log-likelihood, as one DataTree."""
+    """Posterior draws, posterior predictive (about `PREDICTIVE_DRAWS` of them) and the
+    pointwise log-likelihood, as one DataTree."""
     import pymc as pm
 
     from ssmhub.pymc import initvals
@@ -120,9 +122,14 @@ def sample(model: pm.Model, config: FitConfig, progressbar: bool = True) -> Any:
             nuts_sampler=config.sampler,
             progressbar=progressbar,
         )
-        pm.sample_posterior_predictive(
-            idata, extend_inferencedata=True, random_seed=config.seed, progressbar=False
+        # Predictive draws run the simulator once per posterior draw: a few hundred are
+        # plenty for checking fit, and thousands would take minutes.
+        step = max(1, config.draws * config.chains // PREDICTIVE_DRAWS)
+        thinned = idata.posterior.dataset.isel(draw=slice(None, None, step))
+        predictive = pm.sample_posterior_predictive(
+            thinned, random_seed=config.seed, progressbar=False
         )
+        idata["posterior_predictive"] = predictive["posterior_predictive"]
         pm.compute_log_likelihood(idata, extend_inferencedata=True, progressbar=False)
     return idata
 
@@ -139,7 +146,7 @@ def write_results(
     tmp = out / ".idata.nc.tmp"
     idata.to_netcdf(tmp)
     tmp.replace(out / "idata.nc")
-    summary = az.summary(idata, round_to=None)
+    summary = az.summary(idata, round_to="none")
     if truth:
         summary["true"] = [truth.get(str(name), float("nan")) for name in summary.index]
     write_text_atomically(out / "summary.csv", summary.to_csv())
@@ -180,7 +187,7 @@ def _plot_ppc(idata: Any, data: pd.DataFrame, out: Path) -> None:
     from ssmhub.plots import save_figure
 
     predicted = np.asarray(next(iter(idata.posterior_predictive.data_vars.values())))
-    predicted = predicted.reshape(-1, *predicted.shape[-2:])[:200].reshape(-1, 2)
+    predicted = predicted.reshape(-1, 2)
     observed = data[["rt", "response"]].to_numpy(dtype=float)
     finite = observed[np.isfinite(observed[:, 0])]
     top = np.quantile(finite[:, 0], 0.99) if len(finite) else 5.0
