@@ -203,6 +203,20 @@ def test_pull_on_another_machine_by_revision(hub, run_dir, tmp_path, monkeypatch
     assert provenance["repo"] == REPO
     np.testing.assert_array_equal(outputs(), outputs(run_dir))
 
+    # ... and the pulled network is what ssmhub.pymc.SSM scores trials with.
+    import pymc as pm
+
+    from ssmhub.pymc import SSM
+
+    theta = {"v": 1.0, "a": 1.5, "z": 0.5, "t": 0.3}
+    trials = ssmhub.simulate("ddm", theta, n=20, seed=0)
+    with pm.Model() as model:
+        SSM("y", "ddm", "lan", observed=trials, **theta)
+    logp = model.compile_logp(sum=False)({})[0]
+    rows = np.column_stack([np.tile(list(theta.values()), (20, 1)), trials[["rt", "response"]]])
+    expected = ssmhub.load_network("ddm", "lan")(rows.astype(np.float32))
+    np.testing.assert_allclose(logp, expected, rtol=1e-5)
+
 
 def test_locate_network_pulls_from_the_configured_registry(hub, run_dir, monkeypatch):
     publish(run_dir, REPO)
