@@ -5,6 +5,10 @@ User errors must end with exit code 2 and one line naming the problem, never a t
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pandas as pd
 import pytest
 from conftest import first_cells, run_cli
@@ -121,3 +125,14 @@ def test_plugin_command_that_fails_to_register_leaves_the_cli_working(plugin_dis
     result = run_cli("models", plugins=plugin_dists)
     assert result.returncode == 0, result.stderr
     assert first_cells(result.stdout) == ["angle", "ddm", "weibull"]
+
+
+def test_the_cli_gives_jax_one_device_per_core_for_parallel_chains():
+    code = (
+        "import os, ssmhub.cli; ssmhub.cli.one_jax_device_per_core(); import jax; "
+        "print(jax.local_device_count(), os.cpu_count())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    devices, cores = out.stdout.split()
+    assert devices == cores

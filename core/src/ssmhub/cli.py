@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -406,8 +407,20 @@ def demo_neuroracer(
     )
 
 
+def one_jax_device_per_core() -> None:
+    """Let JAX see one CPU device per core, so NumPyro and BlackJAX run chains in parallel.
+
+    Must run before JAX starts; it changes nothing for single-device work such as training.
+    """
+    flag = "--xla_force_host_platform_device_count"
+    flags = os.environ.get("XLA_FLAGS", "")
+    if flag not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {flag}={os.cpu_count() or 1}".strip()
+
+
 def main() -> None:
     """Entry point: add plugin commands, run, and turn user errors into exit code 2."""
+    one_jax_device_per_core()
     try:
         get_manager().add_commands(app)
         app()
