@@ -187,12 +187,10 @@ def evaluate(
 
 
 def _plot(out: Path, network: Network, spec: ModelSpec, examples: list[Any]) -> None:
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ssmhub.plots import pyplot, save_figure
 
-    from ssmhub.plots import save_figure
+    plt = pyplot()
 
     if network.config.kind == "cpn":
         fig, ax = plt.subplots(figsize=(4.5, 4))

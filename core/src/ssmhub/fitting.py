@@ -156,12 +156,10 @@ def write_results(
 
 
 def _plot_posterior(idata: Any, out: Path, truth: Mapping[str, float]) -> None:
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ssmhub.plots import pyplot, save_figure
 
-    from ssmhub.plots import save_figure
+    plt = pyplot()
 
     names = list(idata.posterior.data_vars)
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
@@ -178,13 +176,11 @@ def _plot_posterior(idata: Any, out: Path, truth: Mapping[str, float]) -> None:
 
 def _plot_ppc(idata: Any, data: pd.DataFrame, out: Path) -> None:
     """Observed rt histograms per response beside posterior-predictive ones (-1 mirrored)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    from ssmhub.plots import save_figure
+    from ssmhub.plots import pyplot, save_figure
+
+    plt = pyplot()
 
     predicted = np.asarray(next(iter(idata.posterior_predictive.data_vars.values())))
     predicted = predicted.reshape(-1, 2)

@@ -60,9 +60,6 @@ class Manifest(BaseModel):
     def complete(self) -> bool:
         return len(self.shards) == self.n_shards
 
-    def shard_paths(self, root: Path) -> list[Path]:
-        return [root / s.file for s in sorted(self.shards, key=lambda s: s.index)]
-
 
 def read_manifest(root: Path) -> Manifest:
     path = root / MANIFEST

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ssmhub.errors import SsmhubError
@@ -11,6 +12,16 @@ from ssmhub.files import write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+
+def pyplot() -> ModuleType:
+    """matplotlib.pyplot on the Agg backend: ssmhub draws to files, never to a screen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def save_figure(fig: Figure, out: Path) -> None:
@@ -26,15 +37,12 @@ def save_figure(fig: Figure, out: Path) -> None:
 def plot_network(model: str, sweep: str, out: Path, values: int = 5) -> None:
     """LAN densities for a sweep of one parameter (others at their defaults), beside the CPN's
     P(response = +1) against ``v`` for several ``z`` where the model has both."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     from ssmhub.network import load_network
     from ssmhub.plugins import get_manager
 
+    plt = pyplot()
     spec = get_manager().catalog.get(model)
     if sweep not in spec.parameter_names:
         raise SsmhubError(
