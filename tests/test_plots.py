@@ -1,0 +1,40 @@
+"""Pictures: `ssmhub plot network` and the accuracy plot of `ssmhub evaluate`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from conftest import run_cli
+
+import ssmhub
+from ssmhub.evaluation import evaluate
+from ssmhub.plugins import get_manager
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_network_draws_the_shipped_networks(tmp_path):
+    result = run_cli("plot", "network", "ddm", "--sweep", "a", "-o", str(tmp_path / "net.png"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "net.png").read_bytes().startswith(PNG)
+
+
+def test_plot_network_names_an_unknown_parameter(tmp_path):
+    result = run_cli("plot", "network", "ddm", "--sweep", "q", "-o", str(tmp_path / "net.png"))
+    assert result.returncode == 2
+    assert "no parameter 'q'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "net.png").exists()
+
+
+def test_evaluate_records_accuracy_in_config_and_card_and_plots(tmp_path):
+    shipped = get_manager().locate_network(ssmhub.get_model("ddm"), "lan")
+    run = shutil.copytree(shipped, tmp_path / "run")
+    report = evaluate(run, n_parameter_sets=5, n_trials=20, seed=1)
+    assert report["reference"] == "exact"
+    assert 0 <= report["median_abs_error"] <= report["p90_abs_error"] <= report["p99_abs_error"]
+    config = json.loads((run / "config.json").read_text())
+    assert config["metrics"]["accuracy"] == report
+    assert repr(report["median_abs_error"]) in (run / "README.md").read_text()
+    assert (run / "accuracy.png").read_bytes().startswith(PNG)
