@@ -16,13 +16,15 @@ from typing import Any
 
 import numpy as np
 
+from ssmhub import fokker_planck
 from ssmhub.errors import SsmhubError
 from ssmhub.likelihood import Likelihood
 from ssmhub.network import CARD, CONFIG, Network, model_card, read_network
+from ssmhub.recipe import SolverGrid
 from ssmhub.spec import ModelSpec
 
-PYDDM_DT = 0.0005
-PYDDM_DX = 0.001
+# Ten times below the angle/weibull bars on the ddm (benchmarks/pyddm_accuracy.py).
+REFERENCE_GRID = SolverGrid(dt=0.0005, dx=0.001)
 
 
 @dataclass(frozen=True)
@@ -55,47 +57,22 @@ class ExactReference:
 
 @dataclass(frozen=True)
 class PyDDMReference:
-    """PyDDM's Fokker-Planck solution of an ssm-simulators model, via ssms' own mapping."""
+    """ssmhub's Fokker-Planck solution (PyDDM), on a grid finer than the labels'."""
 
     spec: ModelSpec
-    dt: float = PYDDM_DT
-    dx: float = PYDDM_DX
+    grid: SolverGrid = REFERENCE_GRID
 
     def __post_init__(self) -> None:
-        from ssms.config import model_config
-        from ssms.external_simulators.pyddm_mapper import SSMSToPyDDMMapper
-
-        config = model_config.get(self.spec.ssms_model or "")
-        ok, why = SSMSToPyDDMMapper.is_compatible(config) if config else (False, "no ssms model")
-        if not ok:
-            raise SsmhubError(
-                f"no reference likelihood for {self.spec.name!r}: PyDDM cannot solve it ({why})"
-            )
+        try:
+            fokker_planck.check_solvable(self.spec)
+        except SsmhubError as exc:
+            raise SsmhubError(f"no reference likelihood: {exc}") from None
 
     def __call__(self, theta: dict[str, float], max_t: float) -> Reference:
-        from ssms.config import model_config
-        from ssms.external_simulators.pyddm_mapper import SSMSToPyDDMMapper
-
-        model = SSMSToPyDDMMapper.build_pyddm_model(
-            model_config=model_config[self.spec.ssms_model],
-            theta=theta,
-            generator_config={"delta_t": self.dt, "max_t": max_t},
-        )
-        model.dx = self.dx
-        solution = model.solve()
-        grid = model.t_domain()
-        pdfs = {1: solution.pdf("correct"), -1: solution.pdf("error")}
-
-        def log_density(rt: np.ndarray, response: np.ndarray) -> np.ndarray:
-            density = np.zeros(len(rt))
-            for r, pdf in pdfs.items():
-                mask = response == r
-                density[mask] = np.interp(rt[mask], grid, pdf, left=0.0, right=0.0)
-            with np.errstate(divide="ignore"):
-                return np.log(density)
-
-        name = f"pyddm(dt={self.dt}, dx={self.dx})"
-        return Reference(name, log_density, float(solution.prob("correct")))
+        t_dur = max_t - theta.get("t", 0.0)
+        solution = fokker_planck.solve(self.spec, theta, self.grid, t_dur)
+        name = f"pyddm(dt={self.grid.dt}, dx={self.grid.dx}, richardson)"
+        return Reference(name, solution.log_density, solution.p_upper)
 
 
 def reference_for(spec: ModelSpec) -> Callable[[dict[str, float], float], Reference]:

@@ -1,20 +1,23 @@
 """Labelled training rows for one parameter set.
 
-The estimators and the mixture of training points come from ssm-simulators (its
-``KDELikelihoodEstimator``, ``PyDDMEstimatorBuilder`` and ``ResampleMixtureStrategy``);
-ssmhub adds only what they lack: simulations from any plugin's simulator (not just ssms
-models) and an ``exact`` estimator that labels genuine model draws with a closed-form
-likelihood registered by a plugin.
+The mixture of training points and the KDE estimator come from ssm-simulators
+(``ResampleMixtureStrategy``, ``KDELikelihoodEstimator``); ssmhub adds what they lack:
+simulations from any plugin's simulator (not just ssms models), an ``exact`` estimator that
+labels genuine model draws with a closed-form likelihood registered by a plugin, and a
+``pyddm`` estimator on ssmhub's own Fokker-Planck path (see ``fokker_planck`` for why not
+ssms' ``PyDDMEstimatorBuilder``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from ssmhub import fokker_planck
 from ssmhub.errors import SsmhubError
 from ssmhub.likelihood import Likelihood
 from ssmhub.recipe import Recipe
@@ -25,35 +28,37 @@ from ssmhub.spec import ModelSpec
 LOG_FLOOR = math.log(1e-29)
 
 
-class ExactEstimator:
-    """ssms' estimator protocol over model draws and a closed-form log-likelihood."""
+@dataclass(frozen=True)
+class DensityEstimator:
+    """ssms' estimator protocol (sample, evaluate, get_metadata) over a sampler and a density."""
 
-    def __init__(
-        self,
-        spec: ModelSpec,
-        theta: dict[str, float],
-        likelihood: Likelihood,
-        rt: np.ndarray,
-        response: np.ndarray,
-        max_rt: float,
-    ) -> None:
-        self._params = np.array([[theta[n] for n in spec.parameter_names]])
-        self._likelihood = likelihood
-        self._rt, self._response = rt, response
-        self._metadata = {"max_t": max_rt, "possible_choices": list(spec.choices)}
+    draw: Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+    log_density: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    metadata: dict[str, Any]
 
     def sample(self, n_samples: int, random_state: int | None = None) -> dict[str, np.ndarray]:
-        pick = np.random.default_rng(random_state).integers(0, self._rt.size, n_samples)
-        return {"rts": self._rt[pick], "choices": self._response[pick]}
+        rt, response = self.draw(n_samples, np.random.default_rng(random_state))
+        return {"rts": rt, "choices": response}
 
     def evaluate(self, rts: np.ndarray, choices: np.ndarray) -> np.ndarray:
-        rts = np.asarray(rts, dtype=np.float64).ravel()
-        params = np.repeat(self._params, rts.size, axis=0)
-        logp = np.asarray(self._likelihood.logp_rt(params, rts, np.asarray(choices).ravel()))
+        rt = np.asarray(rts, dtype=np.float64).ravel()
+        logp = np.asarray(self.log_density(rt, np.asarray(choices).ravel()), dtype=np.float64)
         return np.maximum(np.nan_to_num(logp, nan=LOG_FLOOR, neginf=LOG_FLOOR), LOG_FLOOR)
 
     def get_metadata(self) -> dict[str, Any]:
-        return self._metadata
+        return self.metadata
+
+
+def _resampler(
+    rt: np.ndarray, response: np.ndarray
+) -> Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]]:
+    """Draws with replacement from simulated trials."""
+
+    def draw(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        pick = rng.integers(0, rt.size, n)
+        return rt[pick], response[pick]
+
+    return draw
 
 
 def _generator_config(recipe: Recipe) -> dict[str, Any]:
@@ -75,16 +80,6 @@ def _generator_config(recipe: Recipe) -> dict[str, Any]:
     }
 
 
-def _ssms_model_config(spec: ModelSpec) -> dict[str, Any]:
-    from ssms.config import model_config
-
-    if spec.ssms_model is None or spec.ssms_model not in model_config:
-        raise SsmhubError(
-            f"estimator 'pyddm' needs an ssm-simulators model; {spec.name!r} names none"
-        )
-    return model_config[spec.ssms_model]
-
-
 def check_estimator(spec: ModelSpec, recipe: Recipe, likelihood: Likelihood | None) -> None:
     """Fail before any work if the recipe's estimator cannot serve this model."""
     if recipe.estimator == "exact" and likelihood is None:
@@ -93,13 +88,10 @@ def check_estimator(spec: ModelSpec, recipe: Recipe, likelihood: Likelihood | No
             f"{spec.name!r}, and no plugin registers one; use 'kde'"
         )
     if recipe.estimator == "pyddm":
-        from ssms.external_simulators.pyddm_mapper import SSMSToPyDDMMapper
-
-        ok, reason = SSMSToPyDDMMapper.is_compatible(_ssms_model_config(spec))
-        if not ok:
-            raise SsmhubError(
-                f"recipe.estimator: 'pyddm' cannot solve model {spec.name!r} ({reason}); use 'kde'"
-            )
+        try:
+            fokker_planck.check_solvable(spec)
+        except SsmhubError as exc:
+            raise SsmhubError(f"recipe.estimator: 'pyddm': {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -144,29 +136,34 @@ class Labeller:
         return sim.rt[0], sim.response[0]
 
     def _estimator(self, theta: dict[str, float], seed: int) -> Any:
+        metadata = {"max_t": self.recipe.max_rt, "possible_choices": list(self.spec.choices)}
         if self.recipe.estimator == "pyddm":
-            from ssms.dataset_generators.estimator_builders.pyddm_builder import (
-                PyDDMEstimatorBuilder,
-            )
-
-            builder = PyDDMEstimatorBuilder(
-                _generator_config(self.recipe), _ssms_model_config(self.spec)
-            )
-            return builder.build(theta)
+            solution = self._solve(theta)
+            return DensityEstimator(solution.sample, solution.log_density, metadata)
         rt, response = self._simulate(theta, seed)
         if self.recipe.estimator == "exact":
-            assert self.likelihood is not None
-            return ExactEstimator(
-                self.spec, theta, self.likelihood, rt, response, self.recipe.max_rt
+            return DensityEstimator(
+                _resampler(rt, response), self._exact_log_density(theta), metadata
             )
         from ssms.dataset_generators.likelihood_estimators.kde_estimator import (
             KDELikelihoodEstimator,
         )
 
         estimator = KDELikelihoodEstimator()
-        metadata = {"max_t": self.recipe.max_rt, "possible_choices": list(self.spec.choices)}
         estimator.fit({"rts": rt[:, None], "choices": response[:, None], "metadata": metadata})
         return estimator
+
+    def _solve(self, theta: dict[str, float]) -> fokker_planck.Solution:
+        t_dur = self.recipe.max_rt - theta.get("t", 0.0)
+        return fokker_planck.solve(self.spec, theta, self.recipe.grid, t_dur)
+
+    def _exact_log_density(
+        self, theta: dict[str, float]
+    ) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        assert self.likelihood is not None
+        logp_rt = self.likelihood.logp_rt
+        params = np.array([[theta[n] for n in self.spec.parameter_names]])
+        return lambda rt, response: logp_rt(np.repeat(params, rt.size, 0), rt, response)
 
     def _p_upper(self, theta: dict[str, float], seed: int) -> float:
         if self.recipe.estimator == "exact":
@@ -175,6 +172,6 @@ class Labeller:
             params = np.array([[theta[n] for n in self.spec.parameter_names]])
             return float(np.exp(self.likelihood.logp_choice(params, np.array([1]))[0]))
         if self.recipe.estimator == "pyddm":
-            return float(self._estimator(theta, seed).solution.prob("correct"))
+            return self._solve(theta).p_upper
         _, response = self._simulate(theta, seed)  # the share of simulated upper responses
         return float(np.mean(response == 1))

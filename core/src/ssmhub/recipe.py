@@ -10,7 +10,15 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from ssmhub.errors import SsmhubError
 
@@ -19,6 +27,15 @@ if TYPE_CHECKING:
 
 NetworkKind = Literal["lan", "cpn"]
 Estimator = Literal["kde", "pyddm", "exact"]
+
+
+class SolverGrid(BaseModel):
+    """Time and space steps of a Fokker-Planck solution (see ``fokker_planck``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dt: PositiveFloat = 0.001
+    dx: PositiveFloat = 0.002
 
 
 class Recipe(BaseModel):
@@ -46,6 +63,9 @@ class Recipe(BaseModel):
     )
     max_rt: float = Field(
         default=20.0, gt=0, description="Upper end of the rt range (uniform draws, PyDDM grid)."
+    )
+    grid: SolverGrid = Field(
+        default_factory=SolverGrid, description="Fokker-Planck grid (estimator 'pyddm' only)."
     )
     shard_size: PositiveInt = Field(default=100, description="Parameter sets per shard.")
     seed: int = 0
