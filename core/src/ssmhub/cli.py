@@ -91,6 +91,31 @@ def plugins() -> None:
     console.print(table)
 
 
+@app.command("new-plugin")
+def new_plugin(
+    name: Annotated[str, typer.Argument(help="Name of the model and plugin, e.g. ornstein.")],
+    from_ssms: Annotated[
+        str | None,
+        typer.Option("--from-ssms", help="Fill the spec from this ssm-simulators model."),
+    ] = None,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to create the plugin's folder NAME.")
+    ] = Path("."),
+) -> None:
+    """Create a plugin distribution ssmhub-NAME that installs and passes its tests as made."""
+    from ssmhub.scaffold import new_plugin as run
+
+    root = run(name, directory, from_ssms)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        console.print(f"wrote {path}")
+    console.print(
+        f"next: pip install -e '{root}[test]', then pytest {root / 'tests'}; "
+        f"fill in what is marked FILL IN in {root / 'src' / f'ssmhub_{name}' / '__init__.py'}",
+        markup=False,
+        highlight=False,
+    )
+
+
 def _parse_theta(text: str) -> dict[str, float]:
     theta: dict[str, float] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
@@ -217,6 +242,9 @@ def train(
     patience: Annotated[
         int, typer.Option(help="Stop after this many epochs without a better validation loss.")
     ] = 10,
+    rt_feature: Annotated[
+        str, typer.Option(help="LAN input for rt: log_decision_time (log(rt - t)) or rt.")
+    ] = "log_decision_time",
     seed: Annotated[int, typer.Option(help="Initialisation and shuffling seed.")] = 0,
 ) -> None:
     """Train a LAN or CPN (as the data say) on generated shards."""
@@ -234,6 +262,7 @@ def train(
             batch_size=batch_size,
             learning_rate=learning_rate,
             patience=patience,
+            rt_feature=rt_feature,
             seed=seed,
         )
     except (ValueError, ValidationError) as exc:

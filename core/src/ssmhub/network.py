@@ -18,11 +18,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ssmhub.errors import SsmhubError
 from ssmhub.recipe import NetworkKind, Recipe
 from ssmhub.spec import ModelSpec
-from ssmhub.trainer import TrainSettings
+from ssmhub.trainer import RtFeature, TrainSettings
 
 if TYPE_CHECKING:
     import numpy as np
 
+# Decision times below this are seen as this (the likelihood there is guarded anyway).
+MIN_DECISION_TIME = 1e-4
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 CARD = "README.md"
@@ -66,7 +68,7 @@ class Network:
         """The raw network output (a log-likelihood, or the logit of P(upper))."""
         import jax.numpy as jnp
 
-        h = jnp.asarray(x)
+        h = features(self.config.inputs, self.config.settings.rt_feature, x)
         for kernel, bias in self.weights[:-1]:
             h = jnp.tanh(h @ kernel + bias)
         kernel, bias = self.weights[-1]
@@ -77,6 +79,18 @@ class Network:
 
         out = self.logits(x)
         return jax.nn.log_sigmoid(out) if self.config.kind == "cpn" else out
+
+
+def features(inputs: tuple[str, ...], rt_feature: RtFeature, x: Any) -> Any:
+    """Input rows as the MLP sees them (see `TrainSettings.rt_feature`)."""
+    import jax.numpy as jnp
+
+    x = jnp.asarray(x)
+    if rt_feature == "rt" or "rt" not in inputs:
+        return x
+    rt, t = inputs.index("rt"), inputs.index("t")
+    decision = jnp.maximum(x[..., rt] - x[..., t], MIN_DECISION_TIME)
+    return x.at[..., rt].set(jnp.log(decision))
 
 
 def layer_names(n_layers: int) -> list[tuple[str, str]]:

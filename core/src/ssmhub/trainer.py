@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
 from ssmhub.recipe import NetworkKind
+
+# How a LAN sees the reaction time: as is, or as the log of the decision time rt - t.
+RtFeature = Literal["rt", "log_decision_time"]
 
 
 class TrainSettings(BaseModel):
@@ -22,6 +25,11 @@ class TrainSettings(BaseModel):
     warmup_fraction: float = Field(default=0.05, ge=0, lt=1)
     validation_fraction: float = Field(default=0.05, gt=0, lt=1)
     patience: PositiveInt = 10
+    rt_feature: RtFeature = Field(
+        default="log_decision_time",
+        description="LAN input: log(rt - t) puts the density's onset at the same place for "
+        "every t and spreads its steep rise; models without a parameter t use rt.",
+    )
     seed: int = 0
 
 

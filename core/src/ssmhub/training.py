@@ -20,7 +20,7 @@ import numpy as np
 
 from ssmhub.errors import SsmhubError
 from ssmhub.generate import MANIFEST, Manifest, load_shard, read_manifest
-from ssmhub.network import Network, NetworkConfig, save_network
+from ssmhub.network import Network, NetworkConfig, features, save_network
 from ssmhub.recipe import NetworkKind
 from ssmhub.trainer import TrainSettings
 
@@ -81,7 +81,10 @@ def train(
         )
     if kind is not None and kind != manifest.kind:
         raise SsmhubError(f"{data_dir} holds {manifest.kind} data, not {kind} data")
-    n_in = len(manifest.columns) - 1
+    if "t" not in manifest.parameter_names:
+        settings = settings.model_copy(update={"rt_feature": "rt"})
+    inputs = manifest.columns[:-1]
+    n_in = len(inputs)
     total_rows = sum(s.rows for s in manifest.shards)
     steps_per_epoch = max(
         1, int(total_rows * (1 - settings.validation_fraction)) // settings.batch_size
@@ -109,11 +112,12 @@ def train(
     # Inputs are standardised for training (rt and v live on very different scales); the
     # scaling is folded into the first layer when saving, so the network stays a plain MLP.
     first = load_shard(data_dir, min(manifest.shards, key=lambda s: s.index))
-    shift = np.asarray(first[:, :-1].mean(axis=0), dtype=np.float32)
-    scale = np.asarray(first[:, :-1].std(axis=0) + 1e-6, dtype=np.float32)
+    first_x = np.asarray(features(inputs, settings.rt_feature, first[:, :-1]))
+    shift = np.asarray(first_x.mean(axis=0), dtype=np.float32)
+    scale = np.asarray(first_x.std(axis=0) + 1e-6, dtype=np.float32)
 
     def loss_of(model: MLP, batch: jax.Array) -> jax.Array:
-        out = model((batch[:, :-1] - shift) / scale)
+        out = model((features(inputs, settings.rt_feature, batch[:, :-1]) - shift) / scale)
         if manifest.kind == "cpn":
             return optax.sigmoid_binary_cross_entropy(out, batch[:, -1]).mean()
         return optax.huber_loss(out, batch[:, -1]).mean()
@@ -158,7 +162,7 @@ def train(
         model=manifest.model,
         kind=manifest.kind,
         parameter_names=manifest.parameter_names,
-        inputs=manifest.columns[:-1],
+        inputs=inputs,
         output="log_likelihood" if manifest.kind == "lan" else "logit_p_upper",
         hidden=settings.hidden,
         box=manifest.box,
