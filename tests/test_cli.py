@@ -11,7 +11,7 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import first_cells, run_cli
+from conftest import TINY_DDM_SOURCE, first_cells, run_cli
 
 THETA = "v=1,a=1.5,z=0.5,t=0.3"
 
@@ -54,7 +54,7 @@ def test_unknown_model_lists_models_and_suggests(command):
     assert result.returncode == 2
     message = flat(result.stderr)
     assert "unknown model 'ddn'. Did you mean 'ddm'?" in message
-    assert "Installed models: angle, ddm, weibull" in message
+    assert "Installed models: angle, ddm, levy, ornstein, weibull" in message
     assert "Traceback" not in result.stderr + result.stdout
 
 
@@ -124,7 +124,7 @@ def test_plugin_command_that_fails_to_register_leaves_the_cli_working(plugin_dis
     plugin_dists.add("badcommand", COMMAND_PLUGIN.replace("@app.command()", "1 / 0\n    @app"))
     result = run_cli("models", plugins=plugin_dists)
     assert result.returncode == 0, result.stderr
-    assert first_cells(result.stdout) == ["angle", "ddm", "weibull"]
+    assert first_cells(result.stdout) == ["angle", "ddm", "levy", "ornstein", "weibull"]
 
 
 def test_the_cli_gives_jax_one_device_per_core_for_parallel_chains():
@@ -136,3 +136,16 @@ def test_the_cli_gives_jax_one_device_per_core_for_parallel_chains():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     devices, cores = out.stdout.split()
     assert devices == cores
+
+
+def test_info_prints_a_plugins_text_verbatim(plugin_dists):
+    """Descriptions are plain text: brackets are not rich markup to swallow."""
+    source = TINY_DDM_SOURCE.replace(
+        'description="the ddm, registered by a test plugin"',
+        'description="guesses come in [t, t + 2 s]"',
+    ).replace('default=0.0),', 'default=0.0, description="drift, per [s]"),', 1)
+    plugin_dists.add("bracketed", source)
+    result = run_cli("info", "tinyddm", plugins=plugin_dists)
+    assert result.returncode == 0, result.stderr
+    assert "guesses come in [t, t + 2 s]" in flat(result.stdout)
+    assert "drift, per [s]" in flat(result.stdout)

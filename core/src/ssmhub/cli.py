@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ssmhub.errors import SsmhubError
@@ -57,18 +58,27 @@ def info(model: Annotated[str, typer.Argument(help="Model name, e.g. ddm.")]) ->
     spec = manager.catalog.get(model)
     owner = manager.records[manager.catalog.owners[model]]
     console.print(f"[bold]{spec.name}[/bold] ({owner.distribution} {owner.version})")
-    console.print(spec.description)
+    console.print(spec.description, markup=False, highlight=False)  # a plugin's text, verbatim
     table = Table("parameter", "lower", "upper", "default", "description")
     for p in spec.parameters:
-        table.add_row(p.name, f"{p.lower:g}", f"{p.upper:g}", f"{p.default:g}", p.description)
+        table.add_row(
+            p.name, f"{p.lower:g}", f"{p.upper:g}", f"{p.default:g}", escape(p.description)
+        )
     console.print(table)
     console.print(f"choices: {list(spec.choices)}")
     console.print(f"ssm-simulators model: {spec.ssms_model or '(own simulator)'}")
     for kind in ("lan", "cpn"):
         recipe = manager.recipe(spec, kind)
+        # Only the sizes the estimator uses: PyDDM simulates nothing, an exact P(upper) neither.
+        if recipe.estimator == "pyddm":
+            size = f", grid dt={recipe.grid.dt:g}, dx={recipe.grid.dx:g}"
+        elif recipe.estimator == "exact" and kind == "cpn":
+            size = ""
+        else:
+            size = f", simulations per set={recipe.n_simulations}"
         console.print(
             f"{kind} recipe: estimator={recipe.estimator}, parameter sets="
-            f"{recipe.n_parameter_sets}, simulations per set={recipe.n_simulations}"
+            f"{recipe.n_parameter_sets}{size}"
         )
 
 
