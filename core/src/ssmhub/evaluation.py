@@ -4,7 +4,10 @@ Parameters are drawn uniformly from the network's training box and trials from t
 simulator, so errors are weighted where data actually fall. The reference is the model's
 closed-form likelihood when a plugin registers one named ``exact`` (the ddm), otherwise a
 Fokker-Planck solution from PyDDM on a grid fine enough to be checked against the exact ddm
-density first (see ``benchmarks/``).
+density first (see ``benchmarks/``). A model with neither (one whose training labels come from
+KDE over simulations, such as ``levy``) has no reference: measuring it raises
+`NoReferenceError` before any work, and its networks are checked by parameter recovery
+instead (``benchmarks/recovery.py``).
 """
 
 from __future__ import annotations
@@ -75,12 +78,40 @@ class PyDDMReference:
         return Reference(name, solution.log_density, solution.p_upper)
 
 
+class NoReferenceError(SsmhubError):
+    """A model with no likelihood to measure its networks against."""
+
+
 def reference_for(spec: ModelSpec) -> Callable[[dict[str, float], float], Reference]:
-    """The exact likelihood if a plugin registers one for ``spec``, else PyDDM."""
+    """The exact likelihood if a plugin registers one for ``spec``, else PyDDM.
+
+    Raises `NoReferenceError` for a model with neither.
+    """
     from ssmhub.plugins import get_manager
 
     exact = get_manager().find_likelihood(spec, "exact")
-    return ExactReference(spec, exact) if exact is not None else PyDDMReference(spec)
+    if exact is not None:
+        return ExactReference(spec, exact)
+    try:
+        fokker_planck.check_solvable(spec)
+    except SsmhubError as exc:
+        why = str(exc).removesuffix("; use 'kde'")
+        raise NoReferenceError(
+            f"model {spec.name!r} has no reference likelihood to measure a network against: no "
+            f"plugin registers an 'exact' likelihood for it, and {why}. Its accuracy cannot be "
+            "measured this way; check its networks by parameter recovery instead "
+            "(benchmarks/recovery.py)"
+        ) from None
+    return PyDDMReference(spec)
+
+
+def has_reference(spec: ModelSpec) -> bool:
+    """Whether `reference_for` has a reference likelihood for ``spec``."""
+    try:
+        reference_for(spec)
+    except NoReferenceError:
+        return False
+    return True
 
 
 def measure(
