@@ -38,3 +38,40 @@ def test_evaluate_records_accuracy_in_config_and_card_and_plots(tmp_path):
     assert config["metrics"]["accuracy"] == report
     assert repr(report["median_abs_error"]) in (run / "README.md").read_text()
     assert (run / "accuracy.png").read_bytes().startswith(PNG)
+
+
+def test_evaluate_without_a_reference_likelihood_says_so_and_records_nothing(tmp_path):
+    """levy has KDE labels: no closed form, and PyDDM cannot solve it."""
+    import numpy as np
+
+    from ssmhub.network import read_network, save_network, shipped_network
+
+    spec = ssmhub.get_model("levy")
+    ddm = read_network(shipped_network("ssmhub_ddm", "lan"))
+    config = ddm.config.model_copy(
+        update={
+            "model": "levy",
+            "parameter_names": spec.parameter_names,
+            "inputs": (*spec.parameter_names, "rt", "response"),
+            "box": {p.name: (p.lower, p.upper) for p in spec.parameters},
+            "metrics": {},
+        }
+    )
+    (kernel, bias), *rest = [(np.array(k), np.array(b)) for k, b in ddm.weights]
+    kernel = np.insert(kernel, 3, 0.0, axis=0)  # a row for alpha, the extra parameter
+    run = tmp_path / "levy-lan"
+    save_network(run, config, [(kernel, bias), *rest])
+    before = (run / "config.json").read_text()
+
+    result = run_cli("evaluate", str(run))
+    assert result.returncode == 2
+    message = " ".join(result.stderr.split())
+    assert (
+        "error: model 'levy' has no reference likelihood to measure a network against: no "
+        "plugin registers an 'exact' likelihood for it, and PyDDM cannot solve model 'levy' "
+        "(Non-Gaussian noise (levy) not supported by PyDDM)" in message
+    )
+    assert "check its networks by parameter recovery instead (benchmarks/recovery.py)" in message
+    assert "Traceback" not in result.stderr + result.stdout
+    assert (run / "config.json").read_text() == before
+    assert not (run / "accuracy.png").exists()

@@ -17,6 +17,9 @@ from ssmhub.errors import ModelConflictError, SsmhubError
 from ssmhub.plugins import BUILTIN, PluginManager
 
 THETA = {"v": 1.0, "a": 1.0, "z": 0.5, "t": 0.3}
+# The models of the workspace's plugins, as `ssmhub models` lists them.
+MODELS = ["angle", "ddm", "levy", "ornstein", "weibull"]
+WITHOUT_DDM = [m for m in MODELS if m != "ddm"]
 
 
 def records_of(manager: PluginManager, dist: str):
@@ -31,7 +34,7 @@ def test_cli_discovers_an_installed_distribution(plugin_dists):
 
     models = run_cli("models", plugins=plugin_dists)
     assert models.returncode == 0, models.stderr
-    assert first_cells(models.stdout) == ["angle", "ddm", "tinyddm", "weibull"]
+    assert first_cells(models.stdout) == sorted([*MODELS, "tinyddm"])
     row = next(cells for cells in table_rows(models.stdout) if cells[0] == "tinyddm")
     assert row[1] == "v [-3, 3], a [0.3, 2.5], z [0.1, 0.9], t [0, 2]"
     assert row[2] == "tinyplug"
@@ -54,7 +57,7 @@ def test_discovered_plugin_in_process(plugin_dists):
     )
     assert manager.catalog.owners["tinyddm"] == "tinyplug_models"
     # The public API sees it too, and ssm-simulators simulates it as the ddm it names.
-    assert [s.name for s in ssmhub.list_models()] == ["angle", "ddm", "tinyddm", "weibull"]
+    assert [s.name for s in ssmhub.list_models()] == sorted([*MODELS, "tinyddm"])
     data = ssmhub.simulate("tinyddm", THETA, n=100, seed=0)
     assert len(data) == 100
     assert set(data["response"]) <= {-1, 1}
@@ -158,20 +161,20 @@ def test_broken_plugin_is_reported_and_the_rest_works(plugin_dists, case):
     assert record.status == "error"
     assert len(record.errors) == 1
     assert re.search(error, record.errors[0], re.DOTALL), record.errors
-    assert manager.catalog.names() == ["angle", "ddm", "weibull"]  # no ghost, no badspec
-    for name in ("ddm", "angle", "weibull"):
+    assert manager.catalog.names() == MODELS  # no ghost, no badspec
+    for name in MODELS:
         assert records_of(manager, f"ssmhub-{name}")[0].status == "ok"
 
     models = run_cli("models", plugins=plugin_dists)
     assert models.returncode == 0, models.stderr
-    assert first_cells(models.stdout) == ["angle", "ddm", "weibull"]
+    assert first_cells(models.stdout) == MODELS
 
     plugins = run_cli("plugins", plugins=plugin_dists)
     assert plugins.returncode == 0, plugins.stderr
     status = status_text(plugins.stdout, dist)
     assert status.startswith("error ")
     assert shown in status
-    for name in ("ddm", "angle", "weibull"):
+    for name in MODELS:
         assert status_text(plugins.stdout, f"ssmhub-{name}") == "ok"
 
 
@@ -220,7 +223,7 @@ def test_more_broken_plugins_in_process(plugin_dists, source, error):
     assert len(record.errors) == 1
     assert re.search(error, record.errors[0], re.DOTALL), record.errors
     # Nothing of a plugin that failed is used, not even what it registered before failing.
-    assert manager.catalog.names() == ["angle", "ddm", "weibull"]
+    assert manager.catalog.names() == MODELS
 
 
 def test_duplicate_model_disables_both_and_names_both(plugin_dists):
@@ -236,7 +239,7 @@ def test_duplicate_model_disables_both_and_names_both(plugin_dists):
     plugin_dists.add("myddm", source, module="myddm")
 
     manager = PluginManager()
-    assert manager.catalog.names() == ["angle", "weibull"]
+    assert manager.catalog.names() == WITHOUT_DDM
     for dist in ("myddm", "ssmhub-ddm"):
         (record,) = records_of(manager, dist)
         assert record.status == "error"
@@ -249,7 +252,7 @@ def test_duplicate_model_disables_both_and_names_both(plugin_dists):
         ssmhub.simulate("ddm", THETA, n=10)
 
     models = run_cli("models", plugins=plugin_dists)
-    assert first_cells(models.stdout) == ["angle", "weibull"]
+    assert first_cells(models.stdout) == WITHOUT_DDM
     plugins = run_cli("plugins", plugins=plugin_dists)
     rows = table_rows(plugins.stdout)
     assert {cells[1] for cells in rows if cells[-1] == "error"} == {"myddm", "ssmhub-ddm"}
@@ -284,7 +287,7 @@ def test_taken_plugin_name_is_rejected_not_merged(plugin_dists):
     (loser,) = records_of(manager, "ssmhub-ddm")
     assert winner.status == "ok"
     assert loser.errors == ["rejected: plugin name 'ddm' is already taken by other-dist"]
-    assert manager.catalog.names() == ["angle", "othermodel", "weibull"]
+    assert manager.catalog.names() == sorted([*WITHOUT_DDM, "othermodel"])
     assert manager.records[manager.catalog.owners["othermodel"]].distribution == "other-dist"
 
 
@@ -316,7 +319,7 @@ def test_env_restricts_plugins_in_process(monkeypatch, value, models):
     assert [s.name for s in ssmhub.list_models()] == models
     # Left-out plugins are not loaded at all, so they are not listed either.
     loaded = {r.name for r in ssmhub.plugins.get_manager().records.values()}
-    assert not loaded & ({"ddm", "angle", "weibull"} - set(models))
+    assert not loaded & (set(MODELS) - set(models))
 
 
 def test_manager_is_rebuilt_after_cache_clear(monkeypatch):
@@ -436,7 +439,7 @@ def test_register_trainers_reaches_the_manager(plugin_dists):
     assert bad.errors == ["register_trainers failed: RuntimeError: no gpu here"]
     (good,) = records_of(manager, "echo-trainer")
     assert good.status == "ok"
-    assert manager.catalog.names() == ["angle", "ddm", "weibull"]
+    assert manager.catalog.names() == MODELS
     manager.trainers()  # asking again reports the failure once, not once per call
     assert bad.errors == ["register_trainers failed: RuntimeError: no gpu here"]
 

@@ -128,6 +128,36 @@ def test_the_distribution_agrees_with_itself(model):
     assert load_spec(files["src/ssmhub_mine/__init__.py"]).name == "mine"
 
 
+@pytest.mark.parametrize("from_ssms", [False, True], ids=["skeleton", "from-ssms"])
+def test_generated_python_keeps_the_line_length_even_for_the_longest_names(from_ssms):
+    from ssms.config import model_config
+
+    longest = max(model_config, key=len)  # 56 characters in ssm-simulators 0.15
+    files = render(longest, longest if from_ssms else None)
+    for path, text in files.items():
+        if path.endswith(".py"):
+            too_long = [line for line in text.splitlines() if len(line) > 100]
+            assert not too_long, (path, too_long)
+
+
+def test_the_distribution_name_is_normalised():
+    project = tomllib.loads(render("my_model")["pyproject.toml"])["project"]
+    assert project["name"] == "ssmhub-my-model"  # as pip and PyPI spell it
+    assert project["entry-points"]["ssmhub"] == {"my_model": "ssmhub_my_model"}
+    assert render("my_model")["README.md"].startswith("# ssmhub-my-model\n")
+
+
+@pytest.mark.parametrize(
+    ("model", "has_reference"), [("ornstein", True), ("levy", False), (None, False)]
+)
+def test_the_readme_says_whether_ssmhub_evaluate_can_measure_the_networks(model, has_reference):
+    readme = render("mine", model)["README.md"]
+    assert ("`ssmhub evaluate runs/mine-lan` then measures the network" in readme) == has_reference
+    assert ("this model has neither: check its networks by parameter recovery" in readme) != (
+        has_reference
+    )
+
+
 def test_cli_writes_the_plugin(tmp_path):
     result = run_cli("new-plugin", "mine", "--from-ssms", "levy", "--dir", str(tmp_path))
     assert result.returncode == 0, result.stderr

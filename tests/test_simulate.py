@@ -28,7 +28,7 @@ from ssmhub.errors import SsmhubError
 N = 50_000
 DT = 0.001
 SHIFT = 0.5826 * math.sqrt(DT)  # continuity correction for discretely monitored bounds
-BUILTINS = ["ddm", "angle", "weibull"]
+BUILTINS = ["ddm", "angle", "weibull", "ornstein", "levy"]
 
 
 def ddm_theory(v: float, a: float, z: float, t: float) -> tuple[float, float]:

@@ -197,7 +197,7 @@ def test_check_theta_names_the_problem(theta, message):
 # -- built-in specs against ssm-simulators -----------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["ddm", "angle", "weibull"])
+@pytest.mark.parametrize("name", ["ddm", "angle", "weibull", "ornstein", "levy"])
 def test_builtin_spec_matches_ssm_simulators(name):
     from ssms.config import model_config
 

@@ -45,6 +45,14 @@ class TestWeibull(PluginConformance):
     model = "weibull"
 
 
+class TestOrnstein(PluginConformance):
+    model = "ornstein"
+
+
+class TestLevy(PluginConformance):
+    model = "levy"
+
+
 def test_a_check_with_nothing_to_check_is_skipped_saying_why():
     with pytest.raises(pytest.skip.Exception, match="the plugin of 'angle' ships no lan network"):
         TestAngle().test_lan_network()

@@ -41,6 +41,11 @@ def check_name(name: str) -> None:
         )
 
 
+def distribution_name(name: str) -> str:
+    """The plugin's distribution: ``ssmhub-<name>``, underscores as dashes."""
+    return f"ssmhub-{name.replace('_', '-')}"
+
+
 def spec_from_ssms(name: str, model: str) -> tuple[ModelSpec, dict[str, str]]:
     """ssm-simulators' ``model`` as a spec called ``name``, with a note per parameter whose
     value had to differ from ``model_config`` (to show as a comment in the source)."""
@@ -87,11 +92,13 @@ def spec_from_ssms(name: str, model: str) -> tuple[ModelSpec, dict[str, str]]:
 def render(name: str, ssms_model: str | None = None) -> dict[str, str]:
     """Every file of the plugin, by path relative to its folder."""
     check_name(name)
-    values: dict[str, Any] = {"name": name}
+    # The distribution's name in its normalised form (PEP 503), as pip and PyPI show it.
+    values: dict[str, Any] = {"name": name, "distribution": distribution_name(name)}
     if ssms_model is None:
         module = _template("own_simulator.py")
         values["dependencies"] = '"ssmhub", "numpy"'
         values["origin"] = "with its own simulator (NumPy)"
+        values["evaluate"] = _NO_REFERENCE
     else:
         spec, notes = spec_from_ssms(name, ssms_model)
         module = _template("ssms_model.py")
@@ -105,6 +112,9 @@ def render(name: str, ssms_model: str | None = None) -> dict[str, str]:
             ),
             "choices": repr(spec.choices),
             "recipes": _recipes_source(ssms_model),
+            "evaluate": (
+                _WITH_REFERENCE.format(name=name) if _solvable(ssms_model)[0] else _NO_REFERENCE
+            ),
         }
     package = f"src/ssmhub_{name}"
     return {
@@ -116,7 +126,8 @@ def render(name: str, ssms_model: str | None = None) -> dict[str, str]:
 
 
 def new_plugin(name: str, directory: Path, ssms_model: str | None = None) -> Path:
-    """Write the plugin ``ssmhub-<name>`` into ``directory/name``; return that folder.
+    """Write the plugin ``ssmhub-<name>`` (`distribution_name`) into ``directory/name``;
+    return that folder.
 
     Everything is rendered before anything is written, so a refused plugin leaves nothing
     behind; an existing folder, or a model of that name already installed, is refused.
@@ -157,21 +168,42 @@ def _parameter_source(p: Parameter, note: str | None) -> str:
     return f"        # {note}\n{line}" if note else line
 
 
-def _recipes_source(ssms_model: str) -> str:
+# The README's word on `ssmhub evaluate`, which needs a reference likelihood.
+_WITH_REFERENCE = (
+    "`ssmhub evaluate runs/{name}-lan` then measures the network against PyDDM's solution of "
+    "the\nmodel and records its accuracy, which `ssmhub publish` requires."
+)
+_NO_REFERENCE = (
+    "`ssmhub evaluate` measures a network against a reference likelihood, a closed form or "
+    "PyDDM's\nsolution, and this model has neither: check its networks by parameter recovery "
+    "instead\n(simulate data at known parameters, fit them, compare). `ssmhub publish` "
+    "requires that\nmeasurement, so such networks ship inside the plugin."
+)
+
+
+def _solvable(ssms_model: str) -> tuple[bool, str]:
     from ssms.config import model_config
     from ssms.external_simulators.pyddm_mapper import SSMSToPyDDMMapper
 
-    solvable, reason = SSMSToPyDDMMapper.is_compatible(model_config[ssms_model])
+    return SSMSToPyDDMMapper.is_compatible(model_config[ssms_model])
+
+
+def _recipes_source(ssms_model: str) -> str:
+    solvable, reason = _solvable(ssms_model)
     if solvable:
         why = (
             "PyDDM solves this model's Fokker-Planck equation, so training labels carry no "
-            "KDE noise."
+            "KDE noise. FILL IN: the sizes (n_parameter_sets; n_training_points per set for "
+            "the LAN; grid, the solver's steps), after timing one parameter set, e.g. with "
+            "`ssmhub generate --parameter-sets 20`."
         )
         estimator = "pyddm"
     else:
         why = (
             f"PyDDM cannot solve this model ({reason}), so training data are labelled by KDE "
-            "over simulations: tune n_simulations (per parameter set) and n_parameter_sets."
+            "over simulations. FILL IN: the sizes (n_parameter_sets; n_simulations per set, "
+            "which a KDE's cost grows with; n_training_points per set for the LAN), after "
+            "timing one parameter set, e.g. with `ssmhub generate --parameter-sets 20`."
         )
         estimator = "kde"
     comment = textwrap.fill(why, width=92, initial_indent="    # ", subsequent_indent="    # ")

@@ -1,0 +1,7 @@
+"""ssmhub's conformance checks for the levy model: run `pytest` after every change."""
+
+from ssmhub.testing import PluginConformance
+
+
+class TestConformance(PluginConformance):
+    model = "levy"
