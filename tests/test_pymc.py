@@ -90,7 +90,7 @@ def test_lan_builder_wraps_the_trained_networks():
     spec = ssmhub.get_model("ddm")
     lan_builder = builder("lan")
     assert lan_builder.supports(spec)
-    assert not lan_builder.supports(ssmhub.get_model("angle"))
+    assert not lan_builder.supports(spec.model_copy(update={"name": "untrained"}))
     lan, cpn = ssmhub.load_network("ddm", "lan"), ssmhub.load_network("ddm", "cpn")
     likelihood = lan_builder.build(spec)
     params = np.array([[1.0, 1.2, 0.5, 0.3], [-0.5, 0.8, 0.4, 0.2]])
