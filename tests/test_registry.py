@@ -25,7 +25,7 @@ import ssmhub
 from ssmhub import Recipe
 from ssmhub.default_plugins.cache import cache_dir
 from ssmhub.errors import SsmhubError
-from ssmhub.network import CARD, CONFIG, WEIGHTS
+from ssmhub.network import CARD, CONFIG, WEIGHTS, Network, read_network
 from ssmhub_registry import publish as publish_module
 from ssmhub_registry.errors import (
     HubUnavailableError,
@@ -78,7 +78,8 @@ def run_dir(tmp_path_factory):
         n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         generate("ddm", "lan", data, recipe, scheduler=cluster.scheduler_address)
-    train(data, out, TrainSettings(hidden=(8, 8), epochs=1, batch_size=64))
+    # rt as is: the ONNX contract's Gemm/Tanh graph cannot take log(rt - t).
+    train(data, out, TrainSettings(hidden=(8, 8), epochs=1, batch_size=64, rt_feature="rt"))
     evaluate(out, n_parameter_sets=3, n_trials=20, plot=False)
     return out
 
@@ -545,6 +546,16 @@ def test_onnx_export_computes_what_the_jax_network_computes(run_dir, tmp_path):
     name = session.get_inputs()[0].name
     got = np.array([session.run(None, {name: row[None, :]})[0][0, 0] for row in ROWS])
     np.testing.assert_allclose(got, outputs(run_dir), rtol=1e-5, atol=1e-5)
+
+
+def test_onnx_export_refuses_a_lan_that_sees_log_decision_time(run_dir):
+    from ssmhub_registry.onnx_export import lan_to_onnx
+
+    network = read_network(run_dir)
+    settings = network.config.settings.model_copy(update={"rt_feature": "log_decision_time"})
+    config = network.config.model_copy(update={"settings": settings})
+    with pytest.raises(SsmhubError, match="sees log\\(rt - t\\)"):
+        lan_to_onnx(Network(config, network.weights))
 
 
 def test_only_lans_export_to_onnx(run_dir, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import TINY_DDM_SOURCE
 
 from ssmhub_registry import hub, settings
 from ssmhub_registry.errors import (
@@ -135,17 +136,18 @@ def test_locate_network_stays_quiet_without_a_registry(monkeypatch):
     assert locate_network(spec, "lan") is None  # offline: never a request, never an error
 
 
-def test_load_network_offline_says_how_to_pull(monkeypatch):
+def test_load_network_offline_says_how_to_pull(monkeypatch, plugin_dists):
     import ssmhub
     from ssmhub.errors import SsmhubError
 
+    plugin_dists.add("tinyplug", TINY_DDM_SOURCE)  # a model that ships no networks
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(SsmhubError) as caught:
-        ssmhub.load_network("weibull", "cpn")
+        ssmhub.load_network("tinyddm", "cpn")
     message = " ".join(str(caught.value).split())
     assert "ssmhub train" in message
     assert "offline (HF_HUB_OFFLINE=1)" in message
-    assert "ssmhub pull weibull --kind cpn" in message
+    assert "ssmhub pull tinyddm --kind cpn" in message
     assert "SSMHUB_HOME" in message
 
 

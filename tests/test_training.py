@@ -7,6 +7,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from conftest import TINY_DDM_SOURCE
 
 import ssmhub
 from ssmhub import Recipe
@@ -100,10 +101,11 @@ def test_damaged_network_directories_fail_clearly(trained, tmp_path, damage):
         ssmhub.load_network("ddm", "lan", tmp_path)
 
 
-def test_missing_network_says_how_to_get_one(monkeypatch, tmp_path):
+def test_missing_network_says_how_to_get_one(monkeypatch, tmp_path, plugin_dists):
+    plugin_dists.add("tinyplug", TINY_DDM_SOURCE)  # a model that ships no networks
     monkeypatch.setenv("SSMHUB_HOME", str(tmp_path))
     with pytest.raises(SsmhubError, match="ssmhub train"):
-        ssmhub.load_network("weibull", "cpn")
+        ssmhub.load_network("tinyddm", "cpn")
 
 
 @pytest.mark.slow

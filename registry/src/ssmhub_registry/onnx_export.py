@@ -37,6 +37,12 @@ def lan_to_onnx(network: Network) -> onnx.ModelProto:
             f"only LANs can be exported to ONNX (the toolbox contract is a per-trial "
             f"log-likelihood); the {config.model} network given is a {config.kind}"
         )
+    if config.settings.rt_feature != "rt":
+        raise SsmhubError(
+            f"the {config.model} LAN sees log(rt - t), not rt (settings.rt_feature = "
+            f"{config.settings.rt_feature!r}), which the toolbox contract's Gemm/Tanh graph "
+            "cannot compute; train with `--rt-feature rt` to export to ONNX"
+        )
     d = len(config.inputs)
     nodes, initializers = [], []
     current = INPUT
