@@ -143,7 +143,7 @@ def test_info_prints_a_plugins_text_verbatim(plugin_dists):
     source = TINY_DDM_SOURCE.replace(
         'description="the ddm, registered by a test plugin"',
         'description="guesses come in [t, t + 2 s]"',
-    ).replace('default=0.0),', 'default=0.0, description="drift, per [s]"),', 1)
+    ).replace("default=0.0),", 'default=0.0, description="drift, per [s]"),', 1)
     plugin_dists.add("bracketed", source)
     result = run_cli("info", "tinyddm", plugins=plugin_dists)
     assert result.returncode == 0, result.stderr
