@@ -62,21 +62,14 @@ def _resampler(
 
 
 def _generator_config(recipe: Recipe) -> dict[str, Any]:
-    """The slice of an ssms generator config that its estimators and strategy read."""
+    """The slice of an ssms generator config that its mixture strategy reads."""
     return {
-        "estimator": {
-            "kde_displace_t": False,
-            "pdf_interpolation": "cubic",
-            "max_undecided_prob": 0.5,
-        },
         "training": {
             "n_samples_per_param": recipe.n_training_points,
             "mixture_probabilities": list(recipe.mixture),
             "separate_response_channels": False,
             "negative_rt_log_likelihood": LOG_FLOOR,
         },
-        "delta_t": 0.001,
-        "max_t": recipe.max_rt,
     }
 
 
