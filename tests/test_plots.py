@@ -36,7 +36,9 @@ def test_evaluate_records_accuracy_in_config_and_card_and_plots(tmp_path):
     assert 0 <= report["median_abs_error"] <= report["p90_abs_error"] <= report["p99_abs_error"]
     config = json.loads((run / "config.json").read_text())
     assert config["metrics"]["accuracy"] == report
-    assert repr(report["median_abs_error"]) in (run / "README.md").read_text()
+    card = (run / "README.md").read_text()
+    assert f"| log-likelihood (nats) | {report['median_abs_error']:.4g} |" in card
+    assert "history" not in card
     assert (run / "accuracy.png").read_bytes().startswith(PNG)
 
 

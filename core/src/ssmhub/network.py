@@ -197,9 +197,39 @@ def shipped_network(package: str, kind: NetworkKind) -> Path | None:
     return path if (path / CONFIG).is_file() else None
 
 
+def _card_metrics(config: NetworkConfig) -> str:
+    """Training and accuracy in words and one table; the loss by epoch stays in config.json."""
+    metrics = config.metrics
+    lines = []
+    if "epochs" in metrics:
+        lines.append(
+            f"Trained for {metrics['epochs']} epochs; best validation loss "
+            f"{metrics['validation_loss']:.4g} (the loss by epoch is in `config.json`)."
+        )
+    accuracy = metrics.get("accuracy")
+    if accuracy is None:
+        lines.append(
+            "Not evaluated: `ssmhub evaluate` measures a network against its model's exact or "
+            "Fokker-Planck likelihood; a model with neither is checked by parameter recovery."
+        )
+        return "\n\n".join(lines)
+    error = "log-likelihood (nats)" if config.kind == "lan" else "P(response = +1)"
+    trials = ""
+    if config.kind == "lan":
+        trials = f", {accuracy['n_trials_per_set']} trials each drawn from the model"
+    lines.append(
+        f"Accuracy against the {accuracy['reference']} likelihood (`ssmhub evaluate`): "
+        f"{accuracy['n_parameter_sets']} parameter sets drawn uniformly from the training box"
+        f"{trials}, seed {accuracy['seed']}.\n\n"
+        f"| absolute error in | median | p90 | p99 |\n| --- | ---: | ---: | ---: |\n"
+        f"| {error} | {accuracy['median_abs_error']:.4g} | {accuracy['p90_abs_error']:.4g} | "
+        f"{accuracy['p99_abs_error']:.4g} |"
+    )
+    return "\n\n".join(lines)
+
+
 def model_card(config: NetworkConfig) -> str:
     """A short model card: what the network is, how it was made, how well it does."""
-    metrics = "\n".join(f"| {k} | {v} |" for k, v in config.metrics.items()) or "| - | - |"
     box = "\n".join(f"| {n} | {lo:g} | {hi:g} |" for n, (lo, hi) in config.box.items())
     return f"""---
 library_name: ssmhub
@@ -218,11 +248,9 @@ output: {config.output}; layers {list(config.hidden)} with {config.activation}.
 | --- | --- | --- |
 {box}
 
-## Metrics
+## Training and accuracy
 
-| metric | value |
-| --- | --- |
-{metrics}
+{_card_metrics(config)}
 
 ## Provenance
 
