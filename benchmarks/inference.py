@@ -1,18 +1,24 @@
 """Networks against the exact ddm likelihood, side by side in one run.
 
 1. Throughput: log-likelihood plus gradient (trials per second) for 1k, 10k and 100k trials.
-2. NeuroRacer fidelity and speed: the same simulated datasets fitted with the shipped ddm
+2. Predicted fidelity, in seconds: at the exact likelihood's maximum, one Newton step of the
+   network likelihood (Laplace approximation; the priors are flat) gives each parameter's
+   shift in posterior SDs, for both networks and for the LAN or the CPN alone (the other
+   part exact), so a bias can be traced to one network before any sampling.
+3. NeuroRacer fidelity and speed: the same simulated datasets fitted with the shipped ddm
    networks and with the exact likelihood (NumPyro, 2 chains x (tune + draws)); per
    parameter, |mean difference| in posterior SDs and the ratio of SDs; wall time of each
    fit; divergences and mean tree depth.
 
-Run by hand: ``python benchmarks/inference.py [--datasets 5] [--draws 2000] [--tune 500]``.
+Run by hand: ``python benchmarks/inference.py [--datasets 5] [--draws 2000] [--tune 500]
+[--laplace-only]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -58,6 +64,68 @@ def _rate(likelihood: Likelihood, rt: jax.Array, response: jax.Array, theta: jax
     for _ in range(repeats):
         jax.block_until_ready(step(theta))
     return rt.shape[0] * repeats / (time.perf_counter() - start)
+
+
+FREE = ("v", "a", "t")  # z is fixed at 0.5 in the NeuroRacer model
+
+
+def _neuroracer_loglik(likelihood: Likelihood, data: pd.DataFrame) -> Callable:
+    """The NeuroRacer model's log-likelihood as a JAX function of (v, a, t)."""
+    rt = data["rt"].to_numpy()
+    response = data["response"].to_numpy(np.float64)
+    sign = data["condition"].to_numpy(np.float64)
+    has_rt = ~np.isnan(rt)
+
+    def rows(x: jax.Array, sign: np.ndarray) -> jax.Array:
+        v, a, t = x
+        ones = jnp.ones(sign.shape)
+        return jnp.stack([v * sign, a * ones, 0.5 * ones, t * ones], axis=-1)
+
+    def loglik(x: jax.Array) -> jax.Array:
+        assert likelihood.logp_choice is not None
+        with_rt = likelihood.logp_rt(rows(x, sign[has_rt]), rt[has_rt], response[has_rt])
+        without = likelihood.logp_choice(rows(x, sign[~has_rt]), response[~has_rt])
+        return with_rt.sum() + without.sum()
+
+    return loglik
+
+
+def _maximum(loglik: Callable, start: np.ndarray) -> jax.Array:
+    from scipy.optimize import minimize
+
+    negative = jax.jit(jax.value_and_grad(lambda x: -loglik(x)))
+
+    def objective(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        value, grad = negative(jnp.asarray(x))
+        return np.asarray(value, np.float64), np.asarray(grad, np.float64)
+
+    return jnp.asarray(minimize(objective, start, jac=True, method="BFGS").x)
+
+
+def laplace_shift(datasets: int) -> list[str]:
+    spec = ssmhub.get_model("ddm")
+    builders = {b.name: b for b in get_manager().likelihoods() if b.supports(spec)}
+    exact, lan = (guard(builders[n].build(spec), spec, None) for n in ("exact", "lan"))
+    variants = {
+        "both networks": lan,
+        "LAN only": Likelihood(lan.logp_rt, exact.logp_choice),
+        "CPN only": Likelihood(exact.logp_rt, lan.logp_choice),
+    }
+    rows = [
+        "| dataset | networks | " + " | ".join(f"{p}: shift / SD" for p in FREE) + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in FREE) + " |",
+    ]
+    with jax.enable_x64(True):
+        for k in range(datasets):
+            data = simulate_trials(500, seed=100 + k)
+            loglik = _neuroracer_loglik(exact, data)
+            top = _maximum(loglik, np.array([TRUTH[p] for p in FREE]))
+            cov = jnp.linalg.inv(-jax.hessian(loglik)(top))
+            sd = jnp.sqrt(jnp.diag(cov))
+            for name, variant in variants.items():
+                shift = cov @ jax.grad(_neuroracer_loglik(variant, data))(top) / sd
+                rows.append(f"| {k} | {name} | " + " | ".join(f"{s:+.3f}" for s in shift) + " |")
+    return rows
 
 
 def fit(data: pd.DataFrame, likelihood: str, draws: int, tune: int, seed: int) -> tuple:
@@ -112,9 +180,13 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=2000)
     parser.add_argument("--tune", type=int, default=500)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--laplace-only", action="store_true", help="skip the sampling")
     args = parser.parse_args()
     if not args.skip_throughput:
         print("\n".join(throughput()), end="\n\n", flush=True)
+    print("\n".join(laplace_shift(args.datasets)), end="\n\n", flush=True)
+    if args.laplace_only:
+        return
     print("\n".join(fidelity(args.datasets, args.draws, args.tune)), flush=True)
 
 
