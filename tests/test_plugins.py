@@ -477,3 +477,45 @@ def test_locate_network_asks_plugins(plugin_dists, tmp_path, monkeypatch):
     tiny = manager.catalog.get("tinyddm")
     assert manager.locate_network(tiny, "lan") == network
     assert manager.locate_network(tiny, "cpn") is None
+
+
+# The plugin owns its model (tinyddm), so no other plugin answers for it first.
+RAISING_FIRST_RESULT = TINY_DDM_SOURCE + """
+
+@ssmhub.hookimpl
+def model_simulator(spec):
+    raise RuntimeError("simulator bug")
+
+
+@ssmhub.hookimpl
+def model_recipe(spec, kind):
+    raise RuntimeError("recipe bug")
+
+
+@ssmhub.hookimpl
+def locate_network(spec, kind):
+    raise RuntimeError("network bug")
+"""
+
+
+@pytest.mark.parametrize(
+    ("call", "hook", "bug"),
+    [
+        (lambda m, spec: m.simulator(spec), "model_simulator", "simulator bug"),
+        (lambda m, spec: m.recipe(spec, "lan"), "model_recipe", "recipe bug"),
+        (lambda m, spec: m.locate_network(spec, "lan"), "locate_network", "network bug"),
+    ],
+    ids=["simulator", "recipe", "locate-network"],
+)
+def test_a_first_result_hook_that_raises_is_named_not_passed_over(plugin_dists, call, hook, bug):
+    """Passing the call on could answer for a model the plugin owns (the default recipe)."""
+    from ssmhub.errors import PluginError
+
+    plugin_dists.add("buggy", RAISING_FIRST_RESULT)
+    manager = PluginManager()
+    (record,) = records_of(manager, "buggy")
+    with pytest.raises(PluginError) as caught:
+        call(manager, manager.catalog.get("tinyddm"))
+    message = f"{hook} failed: RuntimeError: {bug}"
+    assert str(caught.value).startswith(f"plugin {record.name!r} (buggy 0.1) {message}")
+    assert record.errors == [message]  # `ssmhub plugins` shows it

@@ -33,5 +33,9 @@ class UnknownLikelihoodError(SsmhubError, LookupError):
         super().__init__(f"no likelihood {name!r} for model {model!r}; available: {listing}")
 
 
+class PluginError(SsmhubError):
+    """A plugin's hook raised something other than an `SsmhubError`: a bug in that plugin."""
+
+
 class ModelConflictError(SsmhubError, LookupError):
     """Two plugins registered the same model name; neither is used."""

@@ -22,6 +22,7 @@ import pluggy
 from ssmhub import hookspecs
 from ssmhub.errors import (
     ModelConflictError,
+    PluginError,
     SsmhubError,
     UnknownLikelihoodError,
     UnknownModelError,
@@ -157,6 +158,31 @@ class PluginManager:
                 continue
             yield record, items
 
+    def _first_result(self, hook: str, **kwargs: Any) -> Any:
+        """Call a first-result hook in pluggy's order, naming the plugin if one raises.
+
+        The call is not passed on to the next plugin: its answer (the default recipe, no
+        network) could be wrong for a model that the failing plugin owns. An `SsmhubError` is
+        the plugin speaking to the user and goes through as it is.
+        """
+        for impl in reversed(getattr(self._pm.hook, hook).get_hookimpls()):
+            try:
+                result = impl.function(**{name: kwargs[name] for name in impl.argnames})
+            except SsmhubError:
+                raise
+            except Exception as exc:
+                record = self.records[impl.plugin_name]
+                message = f"{hook} failed: {_describe(exc)}"
+                if message not in record.errors:
+                    record.errors.append(message)
+                raise PluginError(
+                    f"plugin {record.name!r} ({record.distribution} {record.version}) {message}"
+                    " (uninstall it, or leave it out of SSMHUB_PLUGINS)"
+                ) from exc
+            if result is not None:
+                return result
+        return None
+
     def _collect_models(self) -> Catalog:
         catalog = Catalog()
         claims: dict[str, list[tuple[str, ModelSpec]]] = {}
@@ -183,7 +209,7 @@ class PluginManager:
     # -- typed hook calls ------------------------------------------------------------------
 
     def simulator(self, spec: ModelSpec) -> Simulator:
-        sim = self._pm.hook.model_simulator(spec=spec)
+        sim = self._first_result("model_simulator", spec=spec)
         if sim is None:
             raise SsmhubError(
                 f"no simulator for model {spec.name!r}: it names no ssm-simulators model and "
@@ -192,7 +218,7 @@ class PluginManager:
         return sim
 
     def recipe(self, spec: ModelSpec, kind: NetworkKind) -> Recipe:
-        return self._pm.hook.model_recipe(spec=spec, kind=kind)
+        return self._first_result("model_recipe", spec=spec, kind=kind)
 
     def trainers(self) -> dict[str, Trainer]:
         return {t.kind: t for _, items in self._call_each("register_trainers") for t in items}
@@ -216,7 +242,7 @@ class PluginManager:
         return found
 
     def locate_network(self, spec: ModelSpec, kind: NetworkKind) -> Path | None:
-        return self._pm.hook.locate_network(spec=spec, kind=kind)
+        return self._first_result("locate_network", spec=spec, kind=kind)
 
     def add_commands(self, app: typer.Typer) -> None:
         for _ in self._call_each("register_commands", app=app):
