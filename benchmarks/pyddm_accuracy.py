@@ -73,11 +73,14 @@ SOLVERS: dict[str, Callable[[], Solver]] = {
     "ssmhub ddm, dt 0.002, dx 0.005 (CPN labels)": lambda: ssmhub_solver(
         "ddm", SolverGrid(dt=0.002, dx=0.005), True
     ),
-    "ssmhub ddm, dt 0.001, dx 0.002 (LAN labels)": lambda: ssmhub_solver(
+    "ssmhub ddm, dt 0.001, dx 0.002 (first LAN labels)": lambda: ssmhub_solver(
         "ddm", SolverGrid(dt=0.001, dx=0.002), True
     ),
-    "ssmhub angle theta=0, dt 0.001, dx 0.002 (LAN labels)": lambda: ssmhub_solver(
+    "ssmhub angle theta=0, dt 0.001, dx 0.002 (first LAN labels)": lambda: ssmhub_solver(
         "angle", SolverGrid(dt=0.001, dx=0.002), True
+    ),
+    "ssmhub angle theta=0, dt 0.002, dx 0.004 (LAN labels)": lambda: ssmhub_solver(
+        "angle", SolverGrid(dt=0.002, dx=0.004), True
     ),
     "ssmhub ddm, dt 0.0005, dx 0.001 (reference)": lambda: ssmhub_solver(
         "ddm", SolverGrid(dt=0.0005, dx=0.001), True

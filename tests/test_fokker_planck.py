@@ -36,20 +36,33 @@ def _data(theta: dict[str, float], seed: int) -> tuple[np.ndarray, np.ndarray]:
     return data["rt"].to_numpy()[keep], data["response"].to_numpy()[keep]
 
 
-@pytest.mark.parametrize(("model", "extra"), [("ddm", {}), ("angle", {"theta": 0.0})])
-def test_label_grid_matches_the_exact_ddm(model, extra):
+ANGLE_LAN_GRID = ssmhub.get_model("angle").recipe("lan").grid
+
+
+@pytest.mark.parametrize(
+    ("model", "extra", "grid", "median", "p99"),
+    [
+        ("ddm", {}, SolverGrid(), 0.004, 0.03),
+        ("angle", {"theta": 0.0}, SolverGrid(), 0.004, 0.03),
+        # The angle and weibull LAN recipes' coarser grid: median 0.0022, p99 0.037 nats in
+        # benchmarks/pyddm_accuracy.py.
+        ("angle", {"theta": 0.0}, ANGLE_LAN_GRID, 0.008, 0.06),
+    ],
+    ids=["ddm", "angle", "angle-lan-recipe-grid"],
+)
+def test_label_grid_matches_the_exact_ddm(model, extra, grid, median, p99):
     """The ddm's constant bound and angle's bound of time (at theta = 0 the same model)."""
     errors, p_errors = [], []
     for i, theta in enumerate(THETAS):
         rt, response = _data(theta, seed=i)
-        solution = solve(ssmhub.get_model(model), {**theta, **extra}, SolverGrid(), 20.0)
+        solution = solve(ssmhub.get_model(model), {**theta, **extra}, grid, 20.0)
         errors.append(np.abs(solution.log_density(rt, response) - _exact(theta, rt, response)))
         params = np.array([[theta[k] for k in "vazt"]])
         p_exact = float(np.exp(exact.log_choice_probability(params, np.array([1]))[0]))
         p_errors.append(abs(solution.p_upper - p_exact))
     err = np.concatenate(errors)
-    assert np.median(err) < 0.004
-    assert np.quantile(err, 0.99) < 0.03
+    assert np.median(err) < median
+    assert np.quantile(err, 0.99) < p99
     assert max(p_errors) < 2e-3
 
 
