@@ -152,9 +152,7 @@ class PluginManager:
             try:
                 impl.function(**{name: arguments[name] for name in impl.argnames})
             except Exception as exc:
-                message = f"{hook} failed: {_describe(exc)}"
-                if message not in record.errors:  # hooks may be called again: report once
-                    record.errors.append(message)
+                _record_failure(record, hook, exc)
                 continue
             yield record, items
 
@@ -172,9 +170,7 @@ class PluginManager:
                 raise
             except Exception as exc:
                 record = self.records[impl.plugin_name]
-                message = f"{hook} failed: {_describe(exc)}"
-                if message not in record.errors:
-                    record.errors.append(message)
+                message = _record_failure(record, hook, exc)
                 raise PluginError(
                     f"plugin {record.name!r} ({record.distribution} {record.version}) {message}"
                     " (uninstall it, or leave it out of SSMHUB_PLUGINS)"
@@ -251,6 +247,14 @@ class PluginManager:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def _record_failure(record: PluginRecord, hook: str, exc: BaseException) -> str:
+    """Note a hook's failure on its plugin's record, once (hooks may be called again)."""
+    message = f"{hook} failed: {_describe(exc)}"
+    if message not in record.errors:
+        record.errors.append(message)
+    return message
 
 
 def _core_version() -> str:
