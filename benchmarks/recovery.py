@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ssmhub.cli import one_jax_device_per_core
-from ssmhub.fitting import FitConfig, build_model, prior_ranges
+from ssmhub.fitting import FitConfig, build_model, draw_posterior, prior_ranges
 
 
 def draw_truths(
@@ -45,40 +45,16 @@ def draw_truths(
 def fit_one(
     config: FitConfig, data: pd.DataFrame, target_accept: float, t_below_fastest: bool
 ) -> tuple[object, float]:
-    import pymc as pm
-
-    from ssmhub.pymc import SSM, initvals
-
+    ranges = prior_ranges(config)
     if t_below_fastest:
-        # The same model with t's prior ending at the fastest rt, where the likelihood drops
-        # to zero: a model whose density is large right after t (levy's jumps) otherwise
-        # leaves NUTS a cliff to fall off at t = min(rt), i.e. divergences.
-        ranges = prior_ranges(config)
+        # t's prior ending at the fastest rt, where the likelihood drops to zero: a model
+        # whose density is large right after t (levy's jumps) otherwise leaves NUTS a cliff
+        # to fall off at t = min(rt), i.e. divergences.
         lower, upper = ranges["t"]
         ranges["t"] = (lower, min(upper, float(data["rt"].min())))
-        with pm.Model() as model:
-            params = {name: pm.Uniform(name, lo, hi) for name, (lo, hi) in ranges.items()}
-            SSM(
-                "trials",
-                model=config.model,
-                likelihood=config.likelihood,
-                observed=data[["rt", "response"]],
-                **params,
-            )
-    else:
-        model = build_model(data, config)
+    model = build_model(data, config, ranges=ranges)
     start = time.perf_counter()
-    with model:
-        idata = pm.sample(
-            initvals=initvals(),
-            draws=config.draws,
-            tune=config.tune,
-            chains=config.chains,
-            random_seed=config.seed,
-            nuts_sampler=config.sampler,
-            target_accept=target_accept,
-            progressbar=False,
-        )
+    idata = draw_posterior(model, config, progressbar=False, target_accept=target_accept)
     return idata, time.perf_counter() - start
 
 

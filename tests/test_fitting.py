@@ -11,7 +11,7 @@ import pytest
 
 import ssmhub
 from ssmhub.errors import SsmhubError
-from ssmhub.fitting import FitConfig, prior_ranges
+from ssmhub.fitting import FitConfig, build_model, prior_ranges
 from ssmhub.neuroracer import TRUTH, simulate_trials
 
 
@@ -89,6 +89,23 @@ def test_priors_follow_the_networks_box_and_fixed_values_are_checked():
         prior_ranges(FitConfig(model="ddm", fixed={"q": 1.0}))
     with pytest.raises(SsmhubError, match="outside its bounds"):
         prior_ranges(FitConfig(model="ddm", fixed={"z": 1.5}))
+
+
+def test_build_model_takes_other_prior_ranges():
+    """benchmarks/recovery.py ends t's prior at the fastest rt this way."""
+    import pymc as pm
+
+    data = ssmhub.simulate("ddm", TRUTH, n=50, seed=0)
+    config = FitConfig(model="ddm", fixed={"z": 0.5})
+    fastest = float(data["rt"].min())
+    ranges = {**prior_ranges(config), "t": (0.0, fastest)}
+    model = build_model(data, config, ranges=ranges)
+    for name, (lower, upper) in ranges.items():
+        draws = pm.draw(model[name], draws=2000, random_seed=0)
+        assert lower <= draws.min()
+        assert draws.max() <= upper
+        assert draws.max() > lower + 0.95 * (upper - lower)  # the whole range, not less
+    assert fastest < prior_ranges(config)["t"][1]  # so t's range did change
 
 
 def test_neuroracer_data_follow_the_design():

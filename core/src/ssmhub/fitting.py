@@ -78,12 +78,16 @@ def prior_ranges(config: FitConfig) -> dict[str, tuple[float, float]]:
 
 
 def build_model(
-    data: pd.DataFrame, config: FitConfig, trialwise: Mapping[str, Any] | None = None
+    data: pd.DataFrame,
+    config: FitConfig,
+    trialwise: Mapping[str, Any] | None = None,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
 ) -> pm.Model:
     """A PyMC model: uniform priors, fixed values, and ``SSM`` on the trials.
 
     ``trialwise`` maps a parameter to per-trial multipliers (e.g. ``{"v": condition_sign}``),
-    so one free parameter serves conditions that differ by a known factor.
+    so one free parameter serves conditions that differ by a known factor. ``ranges``
+    replaces the priors' bounds (default: `prior_ranges`).
     """
     import pymc as pm
 
@@ -91,7 +95,7 @@ def build_model(
 
     with pm.Model() as model:
         params: dict[str, Any] = dict(config.fixed)
-        for name, (lower, upper) in prior_ranges(config).items():
+        for name, (lower, upper) in (ranges or prior_ranges(config)).items():
             params[name] = pm.Uniform(name, lower, upper)
         for name, factor in (trialwise or {}).items():
             params[name] = params[name] * factor
@@ -105,15 +109,17 @@ def build_model(
     return model
 
 
-def sample(model: pm.Model, config: FitConfig, progressbar: bool = True) -> Any:
-    """Posterior draws, posterior predictive (about `PREDICTIVE_DRAWS` of them) and the
-    pointwise log-likelihood, as one DataTree."""
+def draw_posterior(
+    model: pm.Model, config: FitConfig, progressbar: bool = True, **nuts: Any
+) -> Any:
+    """NUTS draws as ``config`` says, started where every observed trial is possible;
+    ``nuts`` goes to ``pm.sample`` (e.g. ``target_accept``)."""
     import pymc as pm
 
     from ssmhub.pymc import initvals
 
     with model:
-        idata = pm.sample(
+        return pm.sample(
             initvals=initvals(),
             draws=config.draws,
             tune=config.tune,
@@ -121,7 +127,17 @@ def sample(model: pm.Model, config: FitConfig, progressbar: bool = True) -> Any:
             random_seed=config.seed,
             nuts_sampler=config.sampler,
             progressbar=progressbar,
+            **nuts,
         )
+
+
+def sample(model: pm.Model, config: FitConfig, progressbar: bool = True) -> Any:
+    """Posterior draws, posterior predictive (about `PREDICTIVE_DRAWS` of them) and the
+    pointwise log-likelihood, as one DataTree."""
+    import pymc as pm
+
+    idata = draw_posterior(model, config, progressbar)
+    with model:
         # Predictive draws run the simulator once per posterior draw: a few hundred are
         # plenty for checking fit, and thousands would take minutes.
         step = max(1, config.draws * config.chains // PREDICTIVE_DRAWS)
