@@ -74,6 +74,28 @@ def test_rerun_redoes_only_missing_or_corrupt_shards(tmp_path, cluster):
     assert read_manifest(out).complete
 
 
+@pytest.mark.slow
+def test_growing_a_data_set_keeps_the_shards_it_already_has(tmp_path, cluster):
+    # 5 sets end in a half shard, which the 8-set recipe must redo as a full one.
+    out, address = tmp_path / "grown", cluster.scheduler_address
+    generate("ddm", "lan", out, lan_recipe(n_parameter_sets=5), scheduler=address)
+    redone = []
+    grown = generate(
+        "ddm",
+        "lan",
+        out,
+        lan_recipe(n_parameter_sets=8),
+        scheduler=address,
+        on_shard=lambda shard, manifest: redone.append(shard.index),
+    )
+    fresh = generate(
+        "ddm", "lan", tmp_path / "fresh", lan_recipe(n_parameter_sets=8), scheduler=address
+    )
+    assert sorted(redone) == [2, 3]
+    assert [s.sha256 for s in grown.shards] == [s.sha256 for s in fresh.shards]
+    assert grown.recipe_sha256 == fresh.recipe_sha256
+
+
 def test_cpn_labels_are_choice_probabilities(tmp_path, cluster):
     # theta near 0 makes angle a ddm, whose P(upper) has a closed form to compare with.
     recipe = Recipe(
@@ -111,6 +133,8 @@ def test_a_directory_of_another_recipe_is_refused(tmp_path, cluster):
             tmp_path,
             Recipe(kind="cpn", n_parameter_sets=2, shard_size=2, n_simulations=100, seed=1),
         )
+    with pytest.raises(SsmhubError, match="ddm cpn data, not ddm lan"):
+        generate("ddm", "lan", tmp_path, lan_recipe())
 
 
 @pytest.mark.parametrize(

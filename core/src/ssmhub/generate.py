@@ -1,8 +1,9 @@
 """Training data at scale: a recipe split into shards of parameter sets, run on Dask.
 
 Each shard depends only on (recipe, model, shard index) — its seed is derived from the
-recipe's seed and its index — so the data do not depend on how many workers made them, and
-a rerun keeps every shard whose checksum still matches the manifest and redoes the rest.
+recipe's seed and its index — so the data do not depend on how many workers made them; a rerun keeps every shard whose
+checksum still matches the manifest and redoes the rest, and a recipe that only asks for
+more (or fewer) parameter sets keeps the shards the two have in common.
 Shards are ``.npy`` files of float32 rows (byte-for-byte reproducible, memory-mappable,
 never pickled); the manifest is rewritten atomically after every finished shard.
 """
@@ -119,12 +120,30 @@ def _versions(spec_owner: str | None) -> dict[str, str]:
     return versions
 
 
-def _valid_shards(root: Path, manifest: Manifest) -> list[Shard]:
-    """Shards of an earlier run whose files are present and match their checksums."""
+def _sets_in_shard(recipe: Recipe, index: int) -> int:
+    return min(recipe.shard_size, recipe.n_parameter_sets - index * recipe.shard_size)
+
+
+def _kept_shards(root: Path, earlier: Manifest, recipe: Recipe) -> list[Shard]:
+    """Shards of an earlier run that ``recipe`` would make again, byte for byte.
+
+    Its recipe may differ only in ``n_parameter_sets``: a shard depends on its index and the
+    rest of the recipe, so growing a data set keeps every full shard already made. A file
+    that is missing or fails its checksum is redone.
+    """
+    size = {"n_parameter_sets": 0}
+    if earlier.recipe.model_copy(update=size) != recipe.model_copy(update=size):
+        raise SsmhubError(
+            f"{root} holds data of another recipe ({earlier.recipe_sha256[:12]}); only "
+            "n_parameter_sets may change between runs in one directory: choose an empty one"
+        )
     return [
         s
-        for s in manifest.shards
-        if (root / s.file).is_file() and sha256_of(root / s.file) == s.sha256
+        for s in earlier.shards
+        if s.index * recipe.shard_size < recipe.n_parameter_sets
+        and _sets_in_shard(earlier.recipe, s.index) == _sets_in_shard(recipe, s.index)
+        and (root / s.file).is_file()
+        and sha256_of(root / s.file) == s.sha256
     ]
 
 
@@ -170,12 +189,12 @@ def generate(
     )
     if (out / MANIFEST).exists():
         earlier = read_manifest(out)
-        if earlier.recipe_sha256 != manifest.recipe_sha256 or earlier.model != model:
+        if (earlier.model, earlier.kind) != (model, kind):
             raise SsmhubError(
-                f"{out} holds data of another recipe or model ({earlier.model}, recipe "
-                f"{earlier.recipe_sha256[:12]}); choose an empty directory"
+                f"{out} holds {earlier.model} {earlier.kind} data, not {model} {kind}; "
+                "choose an empty directory"
             )
-        manifest.shards = _valid_shards(out, earlier)
+        manifest.shards = _kept_shards(out, earlier, recipe)
     todo = sorted(set(range(manifest.n_shards)) - {s.index for s in manifest.shards})
     write_text_atomically(out / MANIFEST, manifest.model_dump_json(indent=2))
     if not todo:
