@@ -480,7 +480,9 @@ def test_locate_network_asks_plugins(plugin_dists, tmp_path, monkeypatch):
 
 
 # The plugin owns its model (tinyddm), so no other plugin answers for it first.
-RAISING_FIRST_RESULT = TINY_DDM_SOURCE + """
+RAISING_FIRST_RESULT = (
+    TINY_DDM_SOURCE
+    + """
 
 @ssmhub.hookimpl
 def model_simulator(spec):
@@ -496,6 +498,7 @@ def model_recipe(spec, kind):
 def locate_network(spec, kind):
     raise RuntimeError("network bug")
 """
+)
 
 
 @pytest.mark.parametrize(

@@ -438,13 +438,22 @@ def test_unresponsive_server_times_out(hub, run_dir, monkeypatch):
 # -- publish refusals ----------------------------------------------------------------------
 
 
-def test_publish_refuses_a_network_without_accuracy_report(hub, run_dir, tmp_path):
+@pytest.mark.parametrize(
+    ("report", "message"),
+    [(None, "no accuracy report"), ({"median_abs_error": -1}, "malformed accuracy report")],
+)
+def test_publish_refuses_a_network_without_a_valid_accuracy_report(
+    hub, run_dir, tmp_path, report, message
+):
     bare = tmp_path / "bare"
     shutil.copytree(run_dir, bare)
     config = json.loads((bare / CONFIG).read_text())
-    del config["metrics"]["accuracy"]
+    if report is None:
+        del config["metrics"]["accuracy"]
+    else:
+        config["metrics"]["accuracy"].update(report)
     (bare / CONFIG).write_text(json.dumps(config))
-    with pytest.raises(PublishRefusedError, match="ssmhub evaluate"):
+    with pytest.raises(PublishRefusedError, match=f"{message}.*ssmhub evaluate"):
         publish(bare, REPO)
     assert hub.requests == []
 

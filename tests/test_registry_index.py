@@ -42,6 +42,8 @@ def artifact(version: str = "v1", commit: str | None = None, **changes) -> dict:
             "p90_abs_error": 0.05,
             "p99_abs_error": 0.2,
             "n_parameter_sets": 200,
+            "n_trials_per_set": 100,
+            "seed": 0,
         },
         "requires_ssmhub": ">=0.1.0,<0.2",
         "plugin": {"distribution": "ssmhub-ddm", "version": "0.1.0"},
@@ -62,7 +64,7 @@ def test_index_round_trips_and_finds_versions():
     assert index.find("ddm", "lan", "v3") is None
     assert index.next_version("ddm", "lan") == "v3"
     assert index.next_version("angle", "lan") == "v1"
-    assert index.find("ddm", "lan").accuracy.n_parameter_sets == 200  # extra fields kept
+    assert index.find("ddm", "lan").accuracy.n_parameter_sets == 200
     filled = index.with_commits({"ddm/lan/v2": "d" * 40})
     assert [a.commit for a in filled.artifacts] == ["c" * 40, "d" * 40]
 

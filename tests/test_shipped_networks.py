@@ -44,16 +44,17 @@ def test_shipped_network_is_as_accurate_as_its_card_says(model, kind):
         pytest.skip(f"{model} has no reference likelihood; its networks are checked by recovery")
     network = ssmhub.load_network(model, kind)
     assert network.config.parameter_names == spec.parameter_names
-    recorded = network.config.metrics["accuracy"]
-    assert recorded["n_parameter_sets"] >= 200
+    recorded = network.config.accuracy
+    assert recorded is not None
+    assert recorded.n_parameter_sets >= 200
     n_sets = 40 if get_manager().find_likelihood(spec, "exact") is not None else 8
     report, _ = measure(network, spec, n_parameter_sets=n_sets, n_trials=50, seed=123)
-    assert report["reference"] == recorded["reference"]
-    assert report["median_abs_error"] <= 3 * recorded["median_abs_error"]
+    assert report.reference == recorded.reference
+    assert report.median_abs_error <= 3 * recorded.median_abs_error
     if model == "ddm":
         median_bar, p99_bar = DDM_BARS[kind]
-        assert report["median_abs_error"] <= median_bar
-        assert p99_bar is None or report["p99_abs_error"] <= p99_bar
+        assert report.median_abs_error <= median_bar
+        assert p99_bar is None or report.p99_abs_error <= p99_bar
 
 
 @pytest.mark.parametrize(("model", "kind"), SHIPPED)

@@ -320,9 +320,9 @@ def evaluate(
     from ssmhub.evaluation import evaluate as run
 
     report = run(run_dir, n_parameter_sets=parameter_sets, n_trials=trials, seed=seed)
-    table = Table("metric", "value", title=f"{run_dir}: accuracy against {report['reference']}")
+    table = Table("metric", "value", title=f"{run_dir}: accuracy against {report.reference}")
     for key in ("median_abs_error", "p90_abs_error", "p99_abs_error"):
-        table.add_row(f"{key} ({report['unit']})", f"{report[key]:.4f}")
+        table.add_row(f"{key} ({report.unit})", f"{getattr(report, key):.4f}")
     console.print(table)
 
 

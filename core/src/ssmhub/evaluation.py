@@ -22,7 +22,7 @@ import numpy as np
 from ssmhub import fokker_planck
 from ssmhub.errors import SsmhubError
 from ssmhub.likelihood import Likelihood
-from ssmhub.network import CARD, CONFIG, Network, model_card, read_network
+from ssmhub.network import CARD, CONFIG, Accuracy, Network, model_card, read_network
 from ssmhub.recipe import SolverGrid
 from ssmhub.spec import ModelSpec
 
@@ -120,7 +120,7 @@ def measure(
     n_parameter_sets: int = 200,
     n_trials: int = 100,
     seed: int = 0,
-) -> tuple[dict[str, Any], list[Any]]:
+) -> tuple[Accuracy, list[Any]]:
     """Accuracy of ``network`` against the reference, and a few examples to plot."""
     from ssmhub.plugins import get_manager
 
@@ -156,16 +156,16 @@ def measure(
             examples.append((theta_row, ref))
         name = ref.name
     err = np.concatenate(errors)
-    report = {
-        "reference": name,
-        "unit": "nats" if network.config.kind == "lan" else "probability",
-        "n_parameter_sets": n_parameter_sets,
-        "n_trials_per_set": n_trials if network.config.kind == "lan" else 1,
-        "seed": seed,
-        "median_abs_error": float(np.median(err)),
-        "p90_abs_error": float(np.quantile(err, 0.9)),
-        "p99_abs_error": float(np.quantile(err, 0.99)),
-    }
+    report = Accuracy(
+        reference=name,
+        unit="nats" if network.config.kind == "lan" else "probability",
+        n_parameter_sets=n_parameter_sets,
+        n_trials_per_set=n_trials if network.config.kind == "lan" else 1,
+        seed=seed,
+        median_abs_error=float(np.median(err)),
+        p90_abs_error=float(np.quantile(err, 0.9)),
+        p99_abs_error=float(np.quantile(err, 0.99)),
+    )
     return report, examples
 
 
@@ -175,7 +175,7 @@ def evaluate(
     n_trials: int = 100,
     seed: int = 0,
     plot: bool = True,
-) -> dict[str, Any]:
+) -> Accuracy:
     """Measure a network's accuracy, record it in its config and card, and plot it."""
     from ssmhub.files import write_text_atomically
     from ssmhub.plugins import get_manager
@@ -185,7 +185,7 @@ def evaluate(
     network = read_network(path, spec)
     report, examples = measure(network, spec, n_parameter_sets, n_trials, seed)
     config = network.config.model_copy(
-        update={"metrics": {**network.config.metrics, "accuracy": report}}
+        update={"metrics": {**network.config.metrics, "accuracy": report.model_dump()}}
     )
     write_text_atomically(path / CONFIG, config.model_dump_json(indent=2))
     write_text_atomically(path / CARD, model_card(config))

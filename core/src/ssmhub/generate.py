@@ -1,9 +1,9 @@
 """Training data at scale: a recipe split into shards of parameter sets, run on Dask.
 
 Each shard depends only on (recipe, model, shard index) — its seed is derived from the
-recipe's seed and its index — so the data do not depend on how many workers made them; a rerun keeps every shard whose
-checksum still matches the manifest and redoes the rest, and a recipe that only asks for
-more (or fewer) parameter sets keeps the shards the two have in common.
+recipe's seed and its index — so the data do not depend on how many workers made them; a
+rerun keeps every shard whose checksum still matches the manifest and redoes the rest, and
+a recipe that only asks for more (or fewer) parameter sets keeps the shards they share.
 Shards are ``.npy`` files of float32 rows (byte-for-byte reproducible, memory-mappable,
 never pickled); the manifest is rewritten atomically after every finished shard.
 """

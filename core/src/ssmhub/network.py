@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, NonNegativeFloat, PositiveInt, ValidationError
 
 from ssmhub.errors import SsmhubError
 from ssmhub.recipe import NetworkKind, Recipe
@@ -28,6 +28,39 @@ MIN_DECISION_TIME = 1e-4
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 CARD = "README.md"
+
+
+class Accuracy(BaseModel):
+    """What `ssmhub evaluate` measured: absolute errors against a reference likelihood.
+
+    Recorded in config.json as ``metrics["accuracy"]``, copied into a registry's index, and
+    shown on both model cards (the shipped one and the Hub's) by `markdown`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reference: str  # "exact" (closed form) or "pyddm" (Fokker-Planck)
+    unit: Literal["nats", "probability"]
+    n_parameter_sets: PositiveInt
+    n_trials_per_set: PositiveInt
+    seed: int
+    median_abs_error: NonNegativeFloat
+    p90_abs_error: NonNegativeFloat
+    p99_abs_error: NonNegativeFloat
+
+    def markdown(self) -> str:
+        """How it was measured, in a sentence, and the errors in a table."""
+        lan = self.unit == "nats"
+        error = "log-likelihood (nats)" if lan else "P(response = +1)"
+        trials = f", {self.n_trials_per_set} trials each drawn from the model" if lan else ""
+        return (
+            f"Accuracy against the {self.reference} likelihood (`ssmhub evaluate`): "
+            f"{self.n_parameter_sets} parameter sets drawn uniformly from the training box"
+            f"{trials}, seed {self.seed}.\n\n"
+            "| absolute error in | median | p90 | p99 |\n| --- | ---: | ---: | ---: |\n"
+            f"| {error} | {self.median_abs_error:.4g} | {self.p90_abs_error:.4g} | "
+            f"{self.p99_abs_error:.4g} |"
+        )
 
 
 class NetworkConfig(BaseModel):
@@ -51,6 +84,12 @@ class NetworkConfig(BaseModel):
     versions: dict[str, str]
     metrics: dict[str, Any] = {}
     command: str = ""
+
+    @property
+    def accuracy(self) -> Accuracy | None:
+        """The recorded accuracy report, if the network was evaluated."""
+        report = self.metrics.get("accuracy")
+        return None if report is None else Accuracy.model_validate(report)
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity, so jax.jit(network) works
@@ -206,24 +245,12 @@ def _card_metrics(config: NetworkConfig) -> str:
             f"Trained for {metrics['epochs']} epochs; best validation loss "
             f"{metrics['validation_loss']:.4g} (the loss by epoch is in `config.json`)."
         )
-    accuracy = metrics.get("accuracy")
-    if accuracy is None:
-        lines.append(
-            "Not evaluated: `ssmhub evaluate` measures a network against its model's exact or "
-            "Fokker-Planck likelihood; a model with neither is checked by parameter recovery."
-        )
-        return "\n\n".join(lines)
-    error = "log-likelihood (nats)" if config.kind == "lan" else "P(response = +1)"
-    trials = ""
-    if config.kind == "lan":
-        trials = f", {accuracy['n_trials_per_set']} trials each drawn from the model"
+    accuracy = config.accuracy
     lines.append(
-        f"Accuracy against the {accuracy['reference']} likelihood (`ssmhub evaluate`): "
-        f"{accuracy['n_parameter_sets']} parameter sets drawn uniformly from the training box"
-        f"{trials}, seed {accuracy['seed']}.\n\n"
-        f"| absolute error in | median | p90 | p99 |\n| --- | ---: | ---: | ---: |\n"
-        f"| {error} | {accuracy['median_abs_error']:.4g} | {accuracy['p90_abs_error']:.4g} | "
-        f"{accuracy['p99_abs_error']:.4g} |"
+        accuracy.markdown()
+        if accuracy
+        else "Not evaluated: `ssmhub evaluate` measures a network against its model's exact "
+        "or Fokker-Planck likelihood; a model with neither is checked by parameter recovery."
     )
     return "\n\n".join(lines)
 

@@ -40,7 +40,6 @@ def model_card(config: NetworkConfig, artifact: Artifact, repo: str) -> ModelCar
         else "choice probability network (CPN)"
     )
     box = "\n".join(f"| {n} | {lo:g} | {hi:g} |" for n, (lo, hi) in config.box.items())
-    acc = artifact.accuracy
     body = f"""
 # {config.model} {config.kind.upper()} {artifact.version}
 
@@ -51,14 +50,7 @@ published to the `{repo}` registry. Inputs, one row per trial:
 
 ## Accuracy
 
-Absolute errors against the {acc.reference} likelihood, in {acc.unit}, on
-{getattr(acc, "n_parameter_sets", "?")} parameter sets drawn from the training box:
-
-| metric | value |
-| --- | --- |
-| median | {acc.median_abs_error:.4g} |
-| 90th percentile | {acc.p90_abs_error:.4g} |
-| 99th percentile | {acc.p99_abs_error:.4g} |
+{artifact.accuracy.markdown()}
 
 ## Training box
 

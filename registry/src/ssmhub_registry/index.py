@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ssmhub.network import Accuracy
 from ssmhub.recipe import NetworkKind
 from ssmhub_registry.errors import IndexSchemaError
 
@@ -39,18 +40,6 @@ class FileEntry(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     sha256: Sha256
     size: int = Field(ge=0)
-
-
-class Accuracy(BaseModel):
-    """The report `ssmhub evaluate` writes to config.json's ``metrics["accuracy"]``."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    reference: str
-    unit: str
-    median_abs_error: float
-    p90_abs_error: float
-    p99_abs_error: float
 
 
 class PluginInfo(BaseModel):

@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ssmhub.network import CARD, CONFIG, WEIGHTS, NetworkConfig
+from ssmhub.network import CARD, CONFIG, WEIGHTS, Accuracy, NetworkConfig
 from ssmhub_registry import hub, settings
 from ssmhub_registry.card import model_card
 from ssmhub_registry.errors import PublishConflictError, PublishRefusedError
 from ssmhub_registry.index import (
     INDEX,
     VERSION_PATTERN,
-    Accuracy,
     Artifact,
     FileEntry,
     PluginInfo,
@@ -99,19 +98,18 @@ def _check_run(run_dir: Path) -> tuple[NetworkConfig, PluginInfo]:
     manager = get_manager()
     spec = manager.catalog.get(config.model)
     read_network(run_dir, spec)
-    report = config.metrics.get("accuracy")
-    if not report:
-        raise PublishRefusedError(
-            f"{run_dir / CONFIG}: no accuracy report (metrics.accuracy); run `ssmhub evaluate "
-            f"{run_dir}` first: every published network says how accurate it is"
-        )
     try:
-        Accuracy.model_validate(report)
+        report = config.accuracy
     except ValidationError as exc:
         raise PublishRefusedError(
             f"{run_dir / CONFIG}: malformed accuracy report, rerun `ssmhub evaluate {run_dir}`: "
             f"{exc}"
         ) from None
+    if report is None:
+        raise PublishRefusedError(
+            f"{run_dir / CONFIG}: no accuracy report (metrics.accuracy); run `ssmhub evaluate "
+            f"{run_dir}` first: every published network says how accurate it is"
+        )
     record = manager.records[manager.catalog.owners[config.model]]
     plugin = PluginInfo(
         distribution=record.distribution,
