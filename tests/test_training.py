@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import TINY_DDM_SOURCE
@@ -122,3 +123,65 @@ def test_saved_network_reproduces_the_recorded_validation_loss(trained, lan_data
     rows = np.concatenate(list(_split(read_manifest(lan_data), lan_data, settings, True, None)))
     loss = float(optax.huber_loss(network(rows[:, :-1]), rows[:, -1]).mean())
     assert loss == pytest.approx(network.config.metrics["validation_loss"], rel=1e-4)
+
+
+def _gradient_error(network, rows: np.ndarray) -> float:
+    """Mean squared error of the LAN's parameter gradient against the exact ddm's, per SD."""
+    from ssmhub_ddm.exact import logpdf
+
+    sd = np.array([6, 2.2, 0.8, 2]) / np.sqrt(12)  # the ddm box's widths
+    theta, rest = rows[:, :4], rows[:, 4:6]
+    ours = jax.grad(lambda p: network(jnp.concatenate([p, rest], axis=1)).sum())(theta) * sd
+    exact = jax.grad(lambda p: logpdf(p, rest[:, 0], rest[:, 1]).sum())(theta) * sd
+    keep = np.all(np.abs(exact) < 10, axis=1)
+    return float(np.mean(np.sum((ours - exact)[keep] ** 2, axis=1)))
+
+
+@pytest.mark.slow
+def test_sobolev_training_fits_the_exact_gradient(trained, lan_data, tmp_path):
+    # The same start and data, fine-tuned with and without the gradient loss; the error is
+    # measured on the training rows: this is about fitting, not generalising.
+    from ssmhub.generate import load_shard, read_manifest
+
+    _, start, _ = trained
+    settings = TrainSettings(
+        hidden=(16, 16), epochs=30, batch_size=64, learning_rate=3e-3, init=start
+    )
+    manifest = read_manifest(lan_data)
+    rows = np.concatenate([load_shard(lan_data, s) for s in manifest.shards])
+    errors = {
+        weight: _gradient_error(
+            train(
+                lan_data,
+                tmp_path / str(weight),
+                settings.model_copy(update={"gradient_weight": weight}),
+            ),
+            rows,
+        )
+        for weight in (0.0, 10.0)
+    }
+    assert errors[10.0] < 0.5 * errors[0.0]
+    assert read_network(tmp_path / "10.0").config.settings.gradient_weight == 10.0
+
+
+@pytest.mark.slow
+def test_fine_tuning_starts_from_the_given_network(trained, lan_data, tmp_path):
+    network, start, _ = trained
+    still = TrainSettings(hidden=(16, 16), epochs=1, batch_size=64, learning_rate=1e-12, init=start)
+    tuned = train(lan_data, tmp_path / "tuned", still)
+    x = np.array([[1.0, 1.5, 0.5, 0.3, 1.0, 1.0], [-1.0, 0.8, 0.4, 0.2, 0.6, -1.0]], np.float32)
+    np.testing.assert_allclose(tuned(x), network(x), atol=1e-4)
+    with pytest.raises(SsmhubError, match=r"its hidden is \(16, 16\), not \(8,\)"):
+        train(lan_data, tmp_path / "other", still.model_copy(update={"hidden": (8,)}))
+
+
+def test_sobolev_training_needs_an_exact_likelihood(tmp_path):
+    generate(
+        "angle",
+        "cpn",
+        tmp_path,
+        Recipe(kind="cpn", n_parameter_sets=2, shard_size=2, n_simulations=100),
+        n_workers=1,
+    )
+    with pytest.raises(SsmhubError, match=r"gradient_weight: .*'angle' cpn has none"):
+        train(tmp_path, tmp_path / "run", TrainSettings(hidden=(4,), epochs=1, gradient_weight=1.0))

@@ -255,6 +255,16 @@ def train(
     rt_feature: Annotated[
         str, typer.Option(help="LAN input for rt: log_decision_time (log(rt - t)) or rt.")
     ] = "log_decision_time",
+    gradient_weight: Annotated[
+        float,
+        typer.Option(
+            help="Sobolev training: weight of the loss on the LAN's parameter gradient "
+            "against the model's exact likelihood (0: off)."
+        ),
+    ] = 0.0,
+    init: Annotated[
+        Path | None, typer.Option(help="Network directory to start from (fine-tuning).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Initialisation and shuffling seed.")] = 0,
 ) -> None:
     """Train a LAN or CPN (as the data say) on generated shards."""
@@ -273,6 +283,8 @@ def train(
             learning_rate=learning_rate,
             patience=patience,
             rt_feature=rt_feature,
+            gradient_weight=gradient_weight,
+            init=init,
             seed=seed,
         )
     except (ValueError, ValidationError) as exc:

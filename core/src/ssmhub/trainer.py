@@ -30,6 +30,18 @@ class TrainSettings(BaseModel):
         description="LAN input: log(rt - t) puts the density's onset at the same place for "
         "every t and spreads its steep rise; models without a parameter t use rt.",
     )
+    gradient_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="Sobolev training: weight of a second loss on the LAN's gradient with "
+        "respect to the parameters, against the model's exact likelihood (0: off). A "
+        "posterior is shifted by errors in that gradient, which the loss on values leaves "
+        "loose.",
+    )
+    init: Path | None = Field(
+        default=None,
+        description="A network directory to start from (fine-tuning) instead of random weights.",
+    )
     seed: int = 0
 
 

@@ -3,6 +3,9 @@
 Rows stay on disk as memory-mapped shards; an epoch visits the shards in a shuffled order
 and shuffles rows within each, so data larger than memory trains. A fixed, seeded share of
 every shard's rows is held out for validation; the best validation checkpoint is kept.
+
+Sobolev training (``gradient_weight > 0``) also fits a LAN's gradient with respect to the
+parameters to the model's exact likelihood, computed batch by batch, so no labels are stored.
 """
 
 from __future__ import annotations
@@ -20,9 +23,14 @@ import numpy as np
 
 from ssmhub.errors import SsmhubError
 from ssmhub.generate import MANIFEST, Manifest, load_shard, read_manifest
-from ssmhub.network import Network, NetworkConfig, features, save_network
+from ssmhub.network import Network, NetworkConfig, features, read_network, save_network
 from ssmhub.recipe import NetworkKind
 from ssmhub.trainer import TrainSettings
+
+# Sobolev training leaves rows whose exact gradient is steeper than this (per SD of the
+# parameter across the box) to the value loss: the density's onset and far tails, which no
+# network follows and which would otherwise dominate the loss.
+STEEPEST_GRADIENT = 10.0
 
 
 @dataclass(frozen=True)
@@ -111,16 +119,49 @@ def train(
 
     # Inputs are standardised for training (rt and v live on very different scales); the
     # scaling is folded into the first layer when saving, so the network stays a plain MLP.
-    first = load_shard(data_dir, min(manifest.shards, key=lambda s: s.index))
-    first_x = np.asarray(features(inputs, settings.rt_feature, first[:, :-1]))
-    shift = np.asarray(first_x.mean(axis=0), dtype=np.float32)
-    scale = np.asarray(first_x.std(axis=0) + 1e-6, dtype=np.float32)
+    # A network to fine-tune has its scaling folded in already.
+    model = MLP([n_in, *settings.hidden, 1], nnx.Rngs(settings.seed))
+    if settings.init is None:
+        first = load_shard(data_dir, min(manifest.shards, key=lambda s: s.index))
+        first_x = np.asarray(features(inputs, settings.rt_feature, first[:, :-1]))
+        shift = np.asarray(first_x.mean(axis=0), dtype=np.float32)
+        scale = np.asarray(first_x.std(axis=0) + 1e-6, dtype=np.float32)
+    else:
+        _start_from(model, settings.init, manifest, settings)
+        shift, scale = np.zeros(n_in, np.float32), np.ones(n_in, np.float32)
+    n_params = len(manifest.parameter_names)
+    exact_gradient = _exact_gradient(manifest) if settings.gradient_weight else None
+    sd = jnp.asarray(
+        [(hi - lo) / np.sqrt(12) for lo, hi in (manifest.box[n] for n in manifest.parameter_names)]
+    )
+
+    def network_of(model: MLP, x: jax.Array) -> jax.Array:
+        return model((features(inputs, settings.rt_feature, x) - shift) / scale)
+
+    def gradient_loss(model: MLP, batch: jax.Array) -> jax.Array:
+        """Squared error of the LAN's parameter gradient, per SD of each parameter."""
+        assert exact_gradient is not None
+        x, theta = batch[:, :-1], batch[:, :n_params]
+
+        def along(direction: jax.Array) -> jax.Array:  # one forward-mode pass per parameter
+            tangent = jnp.broadcast_to(direction, theta.shape)
+            return jax.jvp(
+                lambda p: network_of(model, x.at[:, :n_params].set(p)), (theta,), (tangent,)
+            )[1]
+
+        ours = jax.vmap(along)(jnp.eye(n_params, dtype=batch.dtype)).T * sd
+        exact = exact_gradient(batch) * sd
+        keep = jnp.all(jnp.abs(exact) < STEEPEST_GRADIENT, axis=1, keepdims=True)
+        return jnp.where(keep, (ours - jnp.where(keep, exact, 0.0)) ** 2, 0.0).sum(1).mean()
 
     def loss_of(model: MLP, batch: jax.Array) -> jax.Array:
-        out = model((features(inputs, settings.rt_feature, batch[:, :-1]) - shift) / scale)
+        out = network_of(model, batch[:, :-1])
         if manifest.kind == "cpn":
             return optax.sigmoid_binary_cross_entropy(out, batch[:, -1]).mean()
-        return optax.huber_loss(out, batch[:, -1]).mean()
+        loss = optax.huber_loss(out, batch[:, -1]).mean()
+        if exact_gradient is None:
+            return loss
+        return loss + settings.gradient_weight * gradient_loss(model, batch)
 
     @nnx.jit
     def step(model: MLP, optimizer: nnx.Optimizer, batch: jax.Array) -> jax.Array:
@@ -129,7 +170,6 @@ def train(
         return loss
 
     evaluate = nnx.jit(loss_of)
-    model = MLP([n_in, *settings.hidden, 1], nnx.Rngs(settings.seed))
     optimizer = nnx.Optimizer(model, optax.adam(schedule), wrt=nnx.Param)
     rng = np.random.default_rng(settings.seed)
     best: tuple[float, list[tuple[np.ndarray, np.ndarray]]] | None = None
@@ -179,6 +219,43 @@ def train(
     )
     save_network(out_dir, config, best[1])
     return Network(config, tuple((jnp.asarray(k), jnp.asarray(b)) for k, b in best[1]))
+
+
+def _start_from(model: Any, path: Path, manifest: Manifest, settings: TrainSettings) -> None:
+    """Load the weights of the network at ``path`` into ``model``, if its layout matches."""
+    network = read_network(path)
+    config = network.config
+    mine = (manifest.kind, manifest.columns[:-1], settings.hidden, settings.rt_feature)
+    theirs = (config.kind, config.inputs, config.hidden, config.settings.rt_feature)
+    for field, a, b in zip(("kind", "inputs", "hidden", "rt_feature"), theirs, mine, strict=True):
+        if a != b:
+            raise SsmhubError(
+                f"{path}: cannot start from this network: its {field} is {a}, not {b}"
+            )
+    for layer, (kernel, bias) in zip(model.layers, network.weights, strict=True):
+        layer.kernel[...] = kernel
+        layer.bias[...] = bias
+
+
+def _exact_gradient(manifest: Manifest) -> Callable[[Any], Any]:
+    """Per-row gradient of the exact log-likelihood with respect to the parameters."""
+    import jax
+
+    from ssmhub.plugins import get_manager
+
+    manager = get_manager()
+    exact = manager.find_likelihood(manager.catalog.get(manifest.model), "exact")
+    if manifest.kind != "lan" or exact is None:
+        raise SsmhubError(
+            f"gradient_weight: Sobolev training needs LAN data of a model with an exact "
+            f"likelihood; {manifest.model!r} {manifest.kind} has none"
+        )
+    n = len(manifest.parameter_names)
+
+    def total(theta: Any, batch: Any) -> Any:
+        return exact.logp_rt(theta, batch[:, n], batch[:, n + 1]).sum()
+
+    return lambda batch: jax.grad(total)(batch[:, :n], batch)
 
 
 def _fold_scaling(
