@@ -5,6 +5,10 @@
    network likelihood (Laplace approximation; the priors are flat) gives each parameter's
    shift in posterior SDs, for both networks and for the LAN or the CPN alone (the other
    part exact), so a bias can be traced to one network before any sampling.
+   Then, at the true parameters, the LAN's mean error per trial in the gradient of the
+   log-likelihood (the bias that the sum over trials turns into a shift), for each kind of
+   trial with a reaction time, and the part of it that is the LAN's error in the choice
+   probability its density integrates to (computed by quadrature over rt, no sampling).
 3. NeuroRacer fidelity and speed: the same simulated datasets fitted with the shipped ddm
    networks and with the exact likelihood (NumPyro, 2 chains x (tune + draws)); per
    parameter, |mean difference| in posterior SDs and the ratio of SDs; wall time of each
@@ -128,6 +132,42 @@ def laplace_shift(datasets: int) -> list[str]:
     return rows
 
 
+def gradient_bias() -> list[str]:
+    """Per-trial gradient bias of the LAN at the NeuroRacer truth, by kind of trial.
+
+    Derivatives are with respect to the trial's own parameters (a NoGo trial's drift is -v).
+    """
+    spec = ssmhub.get_model("ddm")
+    builders = {b.name: b for b in get_manager().likelihoods() if b.supports(spec)}
+    exact, lan = (builders[n].build(spec) for n in ("exact", "lan"))
+    rt = jnp.linspace(TRUTH["t"] + 5e-4, TRUTH["t"] + 14.0, 40_000)
+    press = jnp.ones(rt.shape)
+
+    def logp(likelihood: Likelihood, theta: jax.Array) -> jax.Array:
+        return likelihood.logp_rt(jnp.broadcast_to(theta, (rt.shape[0], 4)), rt, press)
+
+    def log_mass(likelihood: Likelihood, theta: jax.Array) -> jax.Array:
+        return jax.nn.logsumexp(logp(likelihood, theta)) + jnp.log(rt[1] - rt[0])
+
+    index = [spec.parameter_names.index(p) for p in FREE]
+    rows = [
+        "| trials | share | " + " | ".join(f"{p}: bias (mass part)" for p in FREE) + " |",
+        "| --- | ---: | " + " | ".join("---:" for _ in FREE) + " |",
+    ]
+    for v, label in ((1.0, "Go, press"), (-1.0, "NoGo, press")):
+        theta = jnp.array([v, TRUTH["a"], 0.5, TRUTH["t"]])
+        weight = jax.nn.softmax(logp(exact, theta))
+        bias = weight @ jax.jacfwd(lambda th: logp(lan, th) - logp(exact, th))(theta)
+        mass = jax.grad(lambda th: log_mass(lan, th) - log_mass(exact, th))(theta)
+        share = float(jnp.exp(log_mass(exact, theta)))
+        rows.append(
+            f"| {label} | {share:.3f} | "
+            + " | ".join(f"{bias[i]:+.4f} ({mass[i]:+.4f})" for i in index)
+            + " |"
+        )
+    return rows
+
+
 def fit(data: pd.DataFrame, likelihood: str, draws: int, tune: int, seed: int) -> tuple:
     config = FitConfig(
         model="ddm",
@@ -185,6 +225,7 @@ def main() -> None:
     if not args.skip_throughput:
         print("\n".join(throughput()), end="\n\n", flush=True)
     print("\n".join(laplace_shift(args.datasets)), end="\n\n", flush=True)
+    print("\n".join(gradient_bias()), end="\n\n", flush=True)
     if args.laplace_only:
         return
     print("\n".join(fidelity(args.datasets, args.draws, args.tune)), flush=True)
