@@ -171,6 +171,10 @@ def test_fine_tuning_starts_from_the_given_network(trained, lan_data, tmp_path):
     tuned = train(lan_data, tmp_path / "tuned", still)
     x = np.array([[1.0, 1.5, 0.5, 0.3, 1.0, 1.0], [-1.0, 0.8, 0.4, 0.2, 0.6, -1.0]], np.float32)
     np.testing.assert_allclose(tuned(x), network(x), atol=1e-4)
+    assert (
+        f"Fine-tuned from the network in `{start}`"
+        in (tmp_path / "tuned" / "README.md").read_text()
+    )
     with pytest.raises(SsmhubError, match=r"its hidden is \(16, 16\), not \(8,\)"):
         train(lan_data, tmp_path / "other", still.model_copy(update={"hidden": (8,)}))
 

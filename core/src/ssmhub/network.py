@@ -241,8 +241,10 @@ def _card_metrics(config: NetworkConfig) -> str:
     metrics = config.metrics
     lines = []
     if "epochs" in metrics:
+        start = config.settings.init
         lines.append(
-            f"Trained for {metrics['epochs']} epochs; best validation loss "
+            (f"Fine-tuned from the network in `{start}` for " if start else "Trained for ")
+            + f"{metrics['epochs']} epochs; best validation loss "
             f"{metrics['validation_loss']:.4g} (the loss by epoch is in `config.json`)."
         )
     accuracy = config.accuracy
