@@ -39,7 +39,6 @@ from ssmhub.plugins import get_manager
 
 def throughput() -> list[str]:
     spec = ssmhub.get_model("ddm")
-    builders = {b.name: b for b in get_manager().likelihoods() if b.supports(spec)}
     rows = ["| trials | likelihood | value + gradient, trials/s |", "| --- | --- | --- |"]
     rng = np.random.default_rng(0)
     for n in (1_000, 10_000, 100_000):
@@ -48,7 +47,7 @@ def throughput() -> list[str]:
         response = jnp.asarray(data["response"].to_numpy(np.float32))
         theta = jnp.asarray(rng.normal([1.0, 1.5, 0.5, 0.3], 0.01), jnp.float32)
         for name in ("lan", "exact"):
-            likelihood = guard(builders[name].build(spec), spec, None)
+            likelihood = guard(get_manager().likelihood(spec, name), spec, None)
             rate = _rate(likelihood, rt, response, theta)
             rows.append(f"| {n:,} | {name} | {rate:,.0f} |")
     return rows
@@ -108,8 +107,7 @@ def _maximum(loglik: Callable, start: np.ndarray) -> jax.Array:
 
 def laplace_shift(datasets: int) -> list[str]:
     spec = ssmhub.get_model("ddm")
-    builders = {b.name: b for b in get_manager().likelihoods() if b.supports(spec)}
-    exact, lan = (guard(builders[n].build(spec), spec, None) for n in ("exact", "lan"))
+    exact, lan = (guard(get_manager().likelihood(spec, n), spec, None) for n in ("exact", "lan"))
     variants = {
         "both networks": lan,
         "LAN only": Likelihood(lan.logp_rt, exact.logp_choice),
@@ -138,8 +136,7 @@ def gradient_bias() -> list[str]:
     Derivatives are with respect to the trial's own parameters (a NoGo trial's drift is -v).
     """
     spec = ssmhub.get_model("ddm")
-    builders = {b.name: b for b in get_manager().likelihoods() if b.supports(spec)}
-    exact, lan = (builders[n].build(spec) for n in ("exact", "lan"))
+    exact, lan = (get_manager().likelihood(spec, n) for n in ("exact", "lan"))
     rt = jnp.linspace(TRUTH["t"] + 5e-4, TRUTH["t"] + 14.0, 40_000)
     press = jnp.ones(rt.shape)
 

@@ -140,8 +140,7 @@ def _kept_shards(root: Path, earlier: Manifest, recipe: Recipe) -> list[Shard]:
     return [
         s
         for s in earlier.shards
-        if s.index * recipe.shard_size < recipe.n_parameter_sets
-        and _sets_in_shard(earlier.recipe, s.index) == _sets_in_shard(recipe, s.index)
+        if _sets_in_shard(earlier.recipe, s.index) == _sets_in_shard(recipe, s.index)
         and (root / s.file).is_file()
         and sha256_of(root / s.file) == s.sha256
     ]

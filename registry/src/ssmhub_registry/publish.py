@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ssmhub.network import CARD, CONFIG, WEIGHTS, Accuracy, NetworkConfig
+from ssmhub.network import CARD, CONFIG, WEIGHTS, NetworkConfig
 from ssmhub_registry import hub, settings
 from ssmhub_registry.card import model_card
 from ssmhub_registry.errors import PublishConflictError, PublishRefusedError
@@ -143,7 +143,7 @@ def _artifact(
         parameter_names=config.parameter_names,
         box=config.box,
         recipe_sha256=config.recipe_sha256,
-        accuracy=Accuracy.model_validate(config.metrics["accuracy"]),
+        accuracy=config.accuracy,
         requires_ssmhub=requires_ssmhub(config.versions.get("ssmhub")),
         plugin=plugin,
     )
