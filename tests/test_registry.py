@@ -594,7 +594,8 @@ def test_networks_lists_the_cache_and_the_registry(hub, run_dir):
     after = runner.invoke(app, ["networks", "--remote", "--repo", REPO], env={"COLUMNS": "200"})
     assert after.exit_code == 0, after.output
     text = flat(after.output)
-    assert "ddm │ lan │ cache │ v1" in text
+    median = ssmhub.load_network("ddm", "lan", run_dir).config.accuracy.median_abs_error
+    assert f"ddm │ lan │ cache │ v1 │ {median:.3g} nats" in text
     assert "ddm │ lan │ v1" in text
     assert f"ddm │ lan │ v1 │ {hub.head(REPO)[:12]}" in text  # the newest's commit, looked up
 

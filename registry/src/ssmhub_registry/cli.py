@@ -7,7 +7,7 @@ needs when it runs, so ``ssmhub --help`` never loads huggingface_hub, onnx or JA
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from ssmhub.errors import SsmhubError
+
+if TYPE_CHECKING:
+    from ssmhub.network import Accuracy
 
 console = Console(highlight=False)
 
@@ -136,10 +139,8 @@ def networks(
     console.print(table)
 
 
-def _accuracy(report: dict | None) -> str:
-    if not report or "median_abs_error" not in report:
-        return "-"
-    return f"{report['median_abs_error']:.3g} {report.get('unit', '')}".strip()
+def _accuracy(report: Accuracy | None) -> str:
+    return "-" if report is None else f"{report.median_abs_error:.3g} {report.unit}"
 
 
 def export(

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from ssmhub.default_plugins.cache import cache_dir
-from ssmhub.network import CONFIG
+from ssmhub.network import CONFIG, Accuracy
 from ssmhub_registry import hub, settings
 from ssmhub_registry.errors import RegistryError
 from ssmhub_registry.index import RegistryIndex
@@ -45,7 +47,7 @@ class LocalNetwork:
     path: Path
     version: str | None  # from the pull's provenance, for pulled networks
     revision: str | None
-    accuracy: dict[str, Any] | None
+    accuracy: Accuracy | None  # None also when the recorded report is malformed
 
 
 def local_networks() -> list[LocalNetwork]:
@@ -75,8 +77,16 @@ def _describe(model: str, kind: str, path: Path) -> LocalNetwork:
         path=path,
         version=provenance.get("version"),
         revision=provenance.get("revision"),
-        accuracy=metrics.get("accuracy"),
+        accuracy=_read_accuracy(metrics.get("accuracy")),
     )
+
+
+def _read_accuracy(report: Any) -> Accuracy | None:
+    """A listing shows what it can: a malformed report reads as none, not as an error."""
+    try:
+        return None if report is None else Accuracy.model_validate(report)
+    except ValidationError:
+        return None
 
 
 def _read_json(path: Path) -> dict[str, Any]:
