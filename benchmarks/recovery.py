@@ -7,16 +7,15 @@ other model it is a check of the whole path, from simulator to posterior.
 N datasets of ``--trials`` trials are simulated by the model's own simulator, at parameters
 drawn uniformly from the inner part of the likelihood's box (``--inner 0.8``: the middle 80 %
 of each range, so that posteriors are not cut by the prior's edges). Each is fitted with
-``ssmhub.fitting`` (uniform priors over the box, every parameter free, NUTS; with
-``--t-below-fastest-rt`` t's prior ends at the dataset's fastest rt). Printed as
+``ssmhub.fitting`` (uniform priors over the box, t's ending at the dataset's fastest rt,
+every parameter free, NUTS). Printed as
 markdown: per parameter, R^2 of the posterior mean against the truth (1 - SS_res / SS_tot),
 the correlation, the median posterior SD and the share of 90 % intervals that hold the truth;
 per dataset, the truth, the posterior means, divergences, mean tree depth, max r_hat and
 seconds.
 
 Run by hand: ``python benchmarks/recovery.py MODEL [--datasets 20] [--trials 1000]
-[--draws 500] [--tune 500] [--chains 2] [--target-accept 0.8] [--t-below-fastest-rt]
-[--seed 0]``.
+[--draws 500] [--tune 500] [--chains 2] [--target-accept 0.8] [--seed 0]``.
 """
 
 from __future__ import annotations
@@ -42,17 +41,8 @@ def draw_truths(
     ]
 
 
-def fit_one(
-    config: FitConfig, data: pd.DataFrame, target_accept: float, t_below_fastest: bool
-) -> tuple[object, float]:
-    ranges = prior_ranges(config)
-    if t_below_fastest:
-        # t's prior ending at the fastest rt, where the likelihood drops to zero: a model
-        # whose density is large right after t (levy's jumps) otherwise leaves NUTS a cliff
-        # to fall off at t = min(rt), i.e. divergences.
-        lower, upper = ranges["t"]
-        ranges["t"] = (lower, min(upper, float(data["rt"].min())))
-    model = build_model(data, config, ranges=ranges)
+def fit_one(config: FitConfig, data: pd.DataFrame, target_accept: float) -> tuple[object, float]:
+    model = build_model(data, config)
     start = time.perf_counter()
     idata = draw_posterior(model, config, progressbar=False, target_accept=target_accept)
     return idata, time.perf_counter() - start
@@ -70,11 +60,6 @@ def main() -> None:
     parser.add_argument("--likelihood", default="lan")
     parser.add_argument("--inner", type=float, default=0.8)
     parser.add_argument("--target-accept", type=float, default=0.8)
-    parser.add_argument(
-        "--t-below-fastest-rt",
-        action="store_true",
-        help="end t's uniform prior at the dataset's fastest rt instead of the box's edge",
-    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     one_jax_device_per_core()  # chains in parallel, as `ssmhub fit` runs them
@@ -104,7 +89,7 @@ def main() -> None:
         data = ssmhub.simulate(args.model, truth, n=args.trials, seed=args.seed * 1000 + k)
         dropped = int((data["rt"] <= 0).sum())  # trials undecided at max_t (rt -999), if any
         data = data[data["rt"] > 0]
-        idata, seconds = fit_one(config_for(k), data, args.target_accept, args.t_below_fastest_rt)
+        idata, seconds = fit_one(config_for(k), data, args.target_accept)
         post = idata.posterior
         mean = {p: float(post[p].mean()) for p in names}
         sd = {p: float(post[p].std()) for p in names}
@@ -141,8 +126,7 @@ def main() -> None:
     print(
         f"\n{args.model}, {args.datasets} datasets x {args.trials} trials, {args.sampler} NUTS "
         f"{args.chains} chains x ({args.tune} tune + {args.draws} draws), target_accept "
-        f"{args.target_accept}, t's prior "
-        f"{'below the fastest rt' if args.t_below_fastest_rt else 'over the box'}: divergences "
+        f"{args.target_accept}: divergences "
         f"{int(div.sum())} in all (datasets with any: {int((div > 0).sum())}), mean tree depth "
         f"{depth.mean():.2f} (max {depth.max():.2f}), r_hat max {rhat.max():.3f}, "
         f"{secs.mean():.0f} s per fit."

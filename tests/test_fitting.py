@@ -13,6 +13,7 @@ import ssmhub
 from ssmhub.errors import SsmhubError
 from ssmhub.fitting import FitConfig, build_model, prior_ranges
 from ssmhub.neuroracer import TRUTH, simulate_trials
+from ssmhub.pymc import StartingPointWarning
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -91,21 +92,33 @@ def test_priors_follow_the_networks_box_and_fixed_values_are_checked():
         prior_ranges(FitConfig(model="ddm", fixed={"z": 1.5}))
 
 
-def test_build_model_takes_other_prior_ranges():
-    """benchmarks/recovery.py ends t's prior at the fastest rt this way."""
+def test_t_prior_ends_at_the_fastest_rt():
+    """Nothing changes in the posterior (rt > t for every trial); NUTS loses a cliff."""
     import pymc as pm
 
     data = ssmhub.simulate("ddm", TRUTH, n=50, seed=0)
     config = FitConfig(model="ddm", fixed={"z": 0.5})
     fastest = float(data["rt"].min())
-    ranges = {**prior_ranges(config), "t": (0.0, fastest)}
-    model = build_model(data, config, ranges=ranges)
-    for name, (lower, upper) in ranges.items():
+    box = prior_ranges(config)
+    assert fastest < box["t"][1]  # so t's range does change
+    model = build_model(data, config)
+    for name, (lower, upper) in {**box, "t": (box["t"][0], fastest)}.items():
         draws = pm.draw(model[name], draws=2000, random_seed=0)
         assert lower <= draws.min()
         assert draws.max() <= upper
         assert draws.max() > lower + 0.95 * (upper - lower)  # the whole range, not less
-    assert fastest < prior_ranges(config)["t"][1]  # so t's range did change
+    # A trial-wise t (t times a per-trial factor) keeps the box: each trial has its own edge
+    # (and its start, the box's middle, is above the fastest rt).
+    with pytest.warns(StartingPointWarning):
+        scaled = build_model(data, config, trialwise={"t": np.ones(len(data))})
+    assert pm.draw(scaled["t"], draws=2000, random_seed=0).max() > fastest
+
+
+def test_a_trial_faster_than_every_t_in_the_box_is_refused():
+    data = ssmhub.simulate("ddm", TRUTH, n=50, seed=0)
+    data.loc[7, "rt"] = prior_ranges(FitConfig(model="ddm"))["t"][0] / 2
+    with pytest.raises(SsmhubError, match=r"row 7: rt .* not above t's lowest value"):
+        build_model(data, FitConfig(model="ddm"))
 
 
 def test_neuroracer_data_follow_the_design():

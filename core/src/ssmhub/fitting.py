@@ -78,24 +78,23 @@ def prior_ranges(config: FitConfig) -> dict[str, tuple[float, float]]:
 
 
 def build_model(
-    data: pd.DataFrame,
-    config: FitConfig,
-    trialwise: Mapping[str, Any] | None = None,
-    ranges: Mapping[str, tuple[float, float]] | None = None,
+    data: pd.DataFrame, config: FitConfig, trialwise: Mapping[str, Any] | None = None
 ) -> pm.Model:
     """A PyMC model: uniform priors, fixed values, and ``SSM`` on the trials.
 
     ``trialwise`` maps a parameter to per-trial multipliers (e.g. ``{"v": condition_sign}``),
-    so one free parameter serves conditions that differ by a known factor. ``ranges``
-    replaces the priors' bounds (default: `prior_ranges`).
+    so one free parameter serves conditions that differ by a known factor.
     """
     import pymc as pm
 
     from ssmhub.pymc import SSM
 
+    ranges = prior_ranges(config)
+    if "t" in ranges and "t" not in (trialwise or {}):
+        ranges["t"] = _below_fastest_rt(ranges["t"], data)
     with pm.Model() as model:
         params: dict[str, Any] = dict(config.fixed)
-        for name, (lower, upper) in (ranges or prior_ranges(config)).items():
+        for name, (lower, upper) in ranges.items():
             params[name] = pm.Uniform(name, lower, upper)
         for name, factor in (trialwise or {}).items():
             params[name] = params[name] * factor
@@ -107,6 +106,26 @@ def build_model(
             **params,
         )
     return model
+
+
+def _below_fastest_rt(t_range: tuple[float, float], data: pd.DataFrame) -> tuple[float, float]:
+    """t's prior range ended at the fastest observed rt.
+
+    Every trial needs rt > t, so the likelihood is zero beyond: the posterior is the same,
+    but NUTS no longer runs into the edge where the likelihood drops from a network's finite
+    value to zero, where it diverges (levy: 11,642 divergences in 20 fits, against 78).
+    """
+    lower, upper = t_range
+    rts = data["rt"].dropna()
+    if rts.empty:
+        return t_range
+    row = rts.idxmin()
+    if rts[row] <= lower:
+        raise SsmhubError(
+            f"row {row}: rt {rts[row]:.4g} is not above t's lowest value {lower:.4g}, so no t "
+            "in the likelihood's range explains it (every trial needs rt > t)"
+        )
+    return lower, min(upper, float(rts[row]))
 
 
 def draw_posterior(
