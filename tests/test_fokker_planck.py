@@ -66,6 +66,24 @@ def test_label_grid_matches_the_exact_ddm(model, extra, grid, median, p99):
     assert max(p_errors) < 2e-3
 
 
+@pytest.mark.parametrize(("model", "extra"), [("ddm", {}), ("angle", {"theta": 0.0})])
+def test_the_tail_after_pyddm_stops_follows_the_exact_ddm(model, extra):
+    """PyDDM stops once less than 1e-4 is undecided; the continued tail is the ddm's."""
+    from ssmhub.fokker_planck import _model
+
+    theta = {"v": 1.0, "a": 1.0, "z": 0.5, "t": 0.3}
+    spec, grid = ssmhub.get_model(model), SolverGrid(dt=0.002, dx=0.004)
+    decision = np.array([6.0, 8.0, 10.0, 6.0, 8.0, 10.0])
+    response = np.array([1, 1, 1, -1, -1, -1])
+    raw = _model(spec, {**theta, **extra}, grid.dt, grid.dx, 12.0).solve()
+    steps = (decision / grid.dt).astype(int)
+    assert not raw.pdf("correct")[steps].any()  # PyDDM's own solution has stopped by then
+    solution = solve(spec, {**theta, **extra}, grid, 12.0)
+    rt = decision + theta["t"]
+    error = solution.log_density(rt, response) - _exact(theta, rt, response)
+    assert np.abs(error).max() < 0.01
+
+
 def test_richardson_beats_the_plain_solution():
     theta = THETAS[2]
     rt, response = _data(theta, seed=7)

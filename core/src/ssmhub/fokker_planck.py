@@ -13,6 +13,10 @@ the same ssm-simulators config, but:
 - the non-decision time is not solved for: the decision-time density is shifted by it exactly;
 - PyDDM's value at step i is the mass absorbed during that step, so it is read as the density
   at the step's midpoint;
+- PyDDM stops solving once less than 1e-4 of the probability is left undecided, and reports
+  a density of zero after that, though the simulator still makes such trials (about one in
+  10,000); the tail is continued exponentially from there, at the rate that puts exactly
+  the undecided probability in it (the slowest mode of the diffusion, which dominates by then);
 - PyDDM's implicit solver is first order in dt, so solving at dt and 2 dt and extrapolating
   (Richardson) removes most of the time-step error for half again the cost.
 
@@ -123,7 +127,24 @@ def _solve_once(
     spec: ModelSpec, theta: dict[str, float], dt: float, dx: float, t_dur: float
 ) -> tuple[np.ndarray, np.ndarray, float]:
     solution = _model(spec, theta, dt, dx, t_dur).solve()
-    return solution.pdf("correct"), solution.pdf("error"), float(solution.prob("correct"))
+    upper, lower = solution.pdf("correct"), solution.pdf("error")
+    tail_upper = _continue_tail(upper, lower, dt, float(solution.prob_undecided()))
+    return upper, lower, float(solution.prob("correct")) + tail_upper
+
+
+def _continue_tail(upper: np.ndarray, lower: np.ndarray, dt: float, undecided: float) -> float:
+    """Fill in, in place, the densities after the step where PyDDM stopped; return the
+    probability of an upper response in the whole continued tail (to infinite time)."""
+    decided = np.nonzero(upper + lower)[0]
+    if decided.size == 0 or undecided <= 0.0 or decided[-1] == upper.size - 1:
+        return 0.0  # nothing decided, or solved to the end
+    last = decided[-1]
+    rate = (upper[last] + lower[last]) / undecided  # so that the tail holds `undecided`
+    decay = np.exp(-rate * dt * np.arange(1, upper.size - last))
+    share = upper[last] / (upper[last] + lower[last])
+    upper[last + 1 :] = upper[last] * decay
+    lower[last + 1 :] = lower[last] * decay
+    return share * undecided
 
 
 def solve(
