@@ -137,6 +137,19 @@ def test_a_directory_of_another_recipe_is_refused(tmp_path, cluster):
         generate("ddm", "lan", tmp_path, lan_recipe())
 
 
+def test_shards_of_other_labels_are_not_mixed_in(tmp_path, cluster):
+    """Data made before an estimator's labels changed (labels.LABELS_REVISION)."""
+    recipe = Recipe(kind="cpn", n_parameter_sets=2, shard_size=2, n_simulations=100)
+    generate("ddm", "cpn", tmp_path, recipe, scheduler=cluster.scheduler_address)
+    manifest = read_manifest(tmp_path)
+    stale = manifest.model_copy(update={"labels_revision": manifest.labels_revision - 1})
+    (tmp_path / MANIFEST).write_text(stale.model_dump_json())
+    with pytest.raises(
+        SsmhubError, match=r"'kde' labels of revision 0; this ssmhub makes revision 1"
+    ):
+        generate("ddm", "cpn", tmp_path, recipe)
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [

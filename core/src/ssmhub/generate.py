@@ -53,6 +53,7 @@ class Manifest(BaseModel):
     columns: tuple[str, ...]
     recipe: Recipe
     recipe_sha256: str
+    labels_revision: int = 1  # labels.LABELS_REVISION of the recipe's estimator
     n_shards: int
     versions: dict[str, str]
     shards: list[Shard] = []
@@ -160,7 +161,7 @@ def generate(
     ``scheduler`` is the address of a running Dask scheduler; without one a
     ``LocalCluster`` of ``n_workers`` processes (default: one per core) is started.
     """
-    from ssmhub.labels import check_estimator
+    from ssmhub.labels import LABELS_REVISION, check_estimator
     from ssmhub.plugins import get_manager
 
     manager = get_manager()
@@ -183,6 +184,7 @@ def generate(
         columns=columns_for(spec, kind),
         recipe=recipe,
         recipe_sha256=recipe.digest(),
+        labels_revision=LABELS_REVISION[recipe.estimator],
         n_shards=math.ceil(recipe.n_parameter_sets / recipe.shard_size),
         versions=_versions(manager.records[manager.catalog.owners[model]].distribution),
     )
@@ -192,6 +194,12 @@ def generate(
             raise SsmhubError(
                 f"{out} holds {earlier.model} {earlier.kind} data, not {model} {kind}; "
                 "choose an empty directory"
+            )
+        if earlier.labels_revision != manifest.labels_revision:
+            raise SsmhubError(
+                f"{out} holds {recipe.estimator!r} labels of revision {earlier.labels_revision}; "
+                f"this ssmhub makes revision {manifest.labels_revision}, which differs: choose "
+                "an empty directory"
             )
         manifest.shards = _kept_shards(out, earlier, recipe)
     todo = sorted(set(range(manifest.n_shards)) - {s.index for s in manifest.shards})

@@ -20,9 +20,14 @@ import numpy as np
 from ssmhub import fokker_planck
 from ssmhub.errors import SsmhubError
 from ssmhub.likelihood import Likelihood
-from ssmhub.recipe import Recipe
+from ssmhub.recipe import Estimator, Recipe
 from ssmhub.simulation import Simulator
 from ssmhub.spec import ModelSpec
+
+# The revision of each estimator's labels. Bump it when the labels a recipe makes change, so
+# that `generate` does not mix old and new shards in one directory. pyddm 2: the tail after
+# PyDDM stops solving is continued (see fokker_planck) instead of labelled impossible.
+LABELS_REVISION: dict[Estimator, int] = {"kde": 1, "pyddm": 2, "exact": 1}
 
 # Label of impossible points (rt below zero or beyond the density's reach), as in LAN training.
 LOG_FLOOR = math.log(1e-29)
