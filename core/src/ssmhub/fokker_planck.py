@@ -14,9 +14,10 @@ the same ssm-simulators config, but:
 - PyDDM's value at step i is the mass absorbed during that step, so it is read as the density
   at the step's midpoint;
 - PyDDM stops solving once less than 1e-4 of the probability is left undecided, and reports
-  a density of zero after that, though the simulator still makes such trials (about one in
-  10,000); the tail is continued exponentially from there, at the rate that puts exactly
-  the undecided probability in it (the slowest mode of the diffusion, which dominates by then);
+  a density of zero after that, though the simulator still makes such trials (1 in 3,000 to
+  8,000 of angle's and weibull's); the tail is continued exponentially from there, at the
+  rate that puts exactly the undecided probability in it (the slowest mode of the
+  diffusion, which dominates by then);
 - PyDDM's implicit solver is first order in dt, so solving at dt and 2 dt and extrapolating
   (Richardson) removes most of the time-step error for half again the cost.
 
