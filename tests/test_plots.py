@@ -33,11 +33,15 @@ def test_evaluate_records_accuracy_in_config_and_card_and_plots(tmp_path):
     run = shutil.copytree(shipped, tmp_path / "run")
     report = evaluate(run, n_parameter_sets=5, n_trials=20, seed=1)
     assert report.reference == "exact"
+    assert report.max_abs_error is not None
+    assert report.n_unscored == 0
     assert 0 <= report.median_abs_error <= report.p90_abs_error <= report.p99_abs_error
+    assert report.p99_abs_error <= report.max_abs_error
     config = json.loads((run / "config.json").read_text())
     assert config["metrics"]["accuracy"] == report.model_dump()
     card = (run / "README.md").read_text()
     assert f"| log-likelihood (nats) | {report.median_abs_error:.4g} |" in card
+    assert f"| {report.max_abs_error:.4g} |" in card
     assert "history" not in card
     assert (run / "accuracy.png").read_bytes().startswith(PNG)
 

@@ -333,8 +333,10 @@ def evaluate(
 
     report = run(run_dir, n_parameter_sets=parameter_sets, n_trials=trials, seed=seed)
     table = Table("metric", "value", title=f"{run_dir}: accuracy against {report.reference}")
-    for key in ("median_abs_error", "p90_abs_error", "p99_abs_error"):
+    for key in ("median_abs_error", "p90_abs_error", "p99_abs_error", "max_abs_error"):
         table.add_row(f"{key} ({report.unit})", f"{getattr(report, key):.4f}")
+    if report.n_unscored:
+        table.add_row("trials not scored (reference density zero)", str(report.n_unscored))
     console.print(table)
 
 

@@ -131,7 +131,7 @@ def measure(
     lower = np.array([box[n][0] for n in spec.parameter_names])
     upper = np.array([box[n][1] for n in spec.parameter_names])
     t_index = spec.parameter_names.index("t") if "t" in spec.parameter_names else None
-    errors, name, examples = [], "", []
+    errors, name, examples, unscored = [], "", [], 0
     for theta_row in rng.uniform(lower, upper, size=(n_parameter_sets, len(lower))):
         theta = dict(zip(spec.parameter_names, map(float, theta_row), strict=True))
         if network.config.kind == "cpn":
@@ -151,6 +151,7 @@ def measure(
         rows = np.column_stack([np.repeat(theta_row[None, :], n_trials, 0), rt, response])
         net_logp = np.asarray(network(rows.astype(np.float32)), dtype=np.float64)
         finite = np.isfinite(ref_logp)
+        unscored += int(np.sum(~finite))
         errors.append(np.abs(net_logp[finite] - ref_logp[finite]))
         if len(examples) < 4:
             examples.append((theta_row, ref))
@@ -165,6 +166,8 @@ def measure(
         median_abs_error=float(np.median(err)),
         p90_abs_error=float(np.quantile(err, 0.9)),
         p99_abs_error=float(np.quantile(err, 0.99)),
+        max_abs_error=float(np.max(err)),
+        n_unscored=unscored,
     )
     return report, examples
 
