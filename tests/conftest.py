@@ -15,10 +15,14 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ssmhub.plugins import PLUGINS_ENV, get_manager
+
+if TYPE_CHECKING:
+    from dask.distributed import LocalCluster
 
 # A valid model that ssm-simulators can simulate: the ddm under another name.
 TINY_DDM_SOURCE = """
@@ -73,6 +77,15 @@ class PluginDists:
         self.modules.append(module)
         importlib.invalidate_caches()
         return module
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalCluster]:
+    """A real Dask cluster of two worker processes, shared by a module's tests."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as c:
+        yield c
 
 
 @pytest.fixture(autouse=True)

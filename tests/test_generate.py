@@ -15,14 +15,6 @@ from ssmhub.generate import MANIFEST, generate, load_shard, read_manifest
 TINY = {"n_parameter_sets": 6, "shard_size": 2, "n_simulations": 1000, "n_training_points": 50}
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    from dask.distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as c:
-        yield c
-
-
 def lan_recipe(**changes) -> Recipe:
     return Recipe(kind="lan", **{"estimator": "kde", **TINY, **changes})
 

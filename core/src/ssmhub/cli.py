@@ -327,11 +327,24 @@ def evaluate(
     parameter_sets: Annotated[int, typer.Option(help="Parameter sets drawn from the box.")] = 200,
     trials: Annotated[int, typer.Option(help="Trials simulated per parameter set (LAN).")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of parameters and trials.")] = 0,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a running Dask scheduler.")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Workers of the local cluster (default: one per core).")
+    ] = None,
 ) -> None:
     """Measure a network against the exact or PyDDM likelihood; record it in its card."""
     from ssmhub.evaluation import evaluate as run
 
-    report = run(run_dir, n_parameter_sets=parameter_sets, n_trials=trials, seed=seed)
+    report = run(
+        run_dir,
+        n_parameter_sets=parameter_sets,
+        n_trials=trials,
+        seed=seed,
+        n_workers=workers,
+        scheduler=scheduler,
+    )
     table = Table("metric", "value", title=f"{run_dir}: accuracy against {report.reference}")
     for key in ("median_abs_error", "p90_abs_error", "p99_abs_error", "max_abs_error"):
         table.add_row(f"{key} ({report.unit})", f"{getattr(report, key):.4f}")

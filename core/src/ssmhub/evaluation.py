@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from ssmhub.network import CARD, CONFIG, Accuracy, Network, model_card, read_net
 from ssmhub.recipe import SolverGrid
 from ssmhub.spec import ModelSpec
 
+if TYPE_CHECKING:
+    from dask.distributed import Client
+
 # Ten times below the angle/weibull bars on the ddm (benchmarks/pyddm_accuracy.py).
 REFERENCE_GRID = SolverGrid(dt=0.0005, dx=0.001)
 
@@ -34,7 +37,6 @@ REFERENCE_GRID = SolverGrid(dt=0.0005, dx=0.001)
 class Reference:
     """Reference log-likelihoods for one parameter set."""
 
-    name: str
     log_density: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (rt, response) -> logp
     p_upper: float
 
@@ -45,6 +47,7 @@ class ExactReference:
 
     spec: ModelSpec
     likelihood: Likelihood
+    name: ClassVar[str] = "exact"
 
     def __call__(self, theta: dict[str, float], max_t: float) -> Reference:
         params = np.array([[theta[n] for n in self.spec.parameter_names]])
@@ -55,7 +58,7 @@ class ExactReference:
 
         assert self.likelihood.logp_choice is not None
         p = float(np.exp(self.likelihood.logp_choice(params, np.array([1]))[0]))
-        return Reference("exact", log_density, p)
+        return Reference(log_density, p)
 
 
 @dataclass(frozen=True)
@@ -71,18 +74,21 @@ class PyDDMReference:
         except SsmhubError as exc:
             raise SsmhubError(f"no reference likelihood: {exc}") from None
 
+    @property
+    def name(self) -> str:
+        return f"pyddm(dt={self.grid.dt}, dx={self.grid.dx}, richardson)"
+
     def __call__(self, theta: dict[str, float], max_t: float) -> Reference:
         t_dur = max_t - theta.get("t", 0.0)
         solution = fokker_planck.solve(self.spec, theta, self.grid, t_dur)
-        name = f"pyddm(dt={self.grid.dt}, dx={self.grid.dx}, richardson)"
-        return Reference(name, solution.log_density, solution.p_upper)
+        return Reference(solution.log_density, solution.p_upper)
 
 
 class NoReferenceError(SsmhubError):
     """A model with no likelihood to measure its networks against."""
 
 
-def reference_for(spec: ModelSpec) -> Callable[[dict[str, float], float], Reference]:
+def reference_for(spec: ModelSpec) -> ExactReference | PyDDMReference:
     """The exact likelihood if a plugin registers one for ``spec``, else PyDDM.
 
     Raises `NoReferenceError` for a model with neither.
@@ -114,54 +120,109 @@ def has_reference(spec: ModelSpec) -> bool:
     return True
 
 
+N_PLOTTED = 4  # LAN parameter sets drawn in accuracy.png
+
+
+@dataclass(frozen=True)
+class ReferenceDraw:
+    """One parameter set's trials and their reference values: what a worker sends back."""
+
+    theta: np.ndarray
+    rt: np.ndarray  # empty for a CPN
+    response: np.ndarray
+    log_density: np.ndarray  # the reference log-likelihood of each trial
+    p_upper: float  # the reference P(response = +1), for a CPN
+    curves: np.ndarray | None  # reference log-density on `plot_grid`: responses +1 and -1
+
+
+def plot_grid(spec: ModelSpec, theta_row: np.ndarray) -> np.ndarray:
+    """The rts at which accuracy.png compares the densities."""
+    t = theta_row[spec.parameter_names.index("t")] if "t" in spec.parameter_names else 0.0
+    return np.linspace(t + 1e-3, t + 5, 300)
+
+
+def draw_reference(
+    model: str, kind: str, theta_row: np.ndarray, seed: int, n_trials: int, plotted: bool
+) -> ReferenceDraw:
+    """Simulate one parameter set's trials and score them with the reference (the slow part,
+    so it runs on the workers; the network is scored in one batch afterwards)."""
+    from ssmhub.plugins import get_manager
+
+    manager = get_manager()
+    spec = manager.catalog.get(model)
+    reference = reference_for(spec)
+    theta = dict(zip(spec.parameter_names, map(float, theta_row), strict=True))
+    empty = np.empty(0)
+    if kind == "cpn":
+        return ReferenceDraw(theta_row, empty, empty, empty, reference(theta, 20.0).p_upper, None)
+    sim = manager.simulator(spec)({k: np.array([v]) for k, v in theta.items()}, n_trials, seed)
+    rt, response = sim.rt[0], sim.response[0]
+    # Solve only as far as the data (and the plot) reach: PyDDM's cost grows with it.
+    ref = reference(theta, float(max(rt.max(), theta.get("t", 0.0)) + 5.1))
+    curves = None
+    if plotted:
+        grid = plot_grid(spec, theta_row)
+        curves = np.stack([ref.log_density(grid, np.full(grid.size, r)) for r in (1, -1)])
+    return ReferenceDraw(
+        theta_row, rt, response, ref.log_density(rt, response), ref.p_upper, curves
+    )
+
+
 def measure(
     network: Network,
     spec: ModelSpec,
     n_parameter_sets: int = 200,
     n_trials: int = 100,
     seed: int = 0,
-) -> tuple[Accuracy, list[Any]]:
-    """Accuracy of ``network`` against the reference, and a few examples to plot."""
-    from ssmhub.plugins import get_manager
+    client: Client | None = None,
+) -> tuple[Accuracy, list[ReferenceDraw]]:
+    """Accuracy of ``network`` against the reference, and the reference draws behind it.
 
-    reference = reference_for(spec)
-    simulator = get_manager().simulator(spec)
+    The reference runs on ``client``'s Dask workers if given, else here; the parameter sets
+    and their trials depend only on ``seed``, so the report does not depend on which.
+    """
+    name = reference_for(spec).name  # and no reference (NoReferenceError) fails before work
     rng = np.random.default_rng(seed)
     box = network.config.box
     lower = np.array([box[n][0] for n in spec.parameter_names])
     upper = np.array([box[n][1] for n in spec.parameter_names])
-    t_index = spec.parameter_names.index("t") if "t" in spec.parameter_names else None
-    errors, name, examples, unscored = [], "", [], 0
-    for theta_row in rng.uniform(lower, upper, size=(n_parameter_sets, len(lower))):
-        theta = dict(zip(spec.parameter_names, map(float, theta_row), strict=True))
-        if network.config.kind == "cpn":
-            ref = reference(theta, 20.0)
-            net_p = float(np.exp(network(theta_row[None, :].astype(np.float32))[0]))
-            errors.append(np.array([abs(net_p - ref.p_upper)]))
-            examples.append((theta_row, net_p, ref.p_upper))
-            name = ref.name
-            continue
-        seed_k = int(rng.integers(2**31))
-        sim = simulator({k: np.array([v]) for k, v in theta.items()}, n_trials, seed_k)
-        rt, response = sim.rt[0], sim.response[0]
-        # Solve only as far as the data (and the plots) reach: PyDDM's cost grows with it.
-        t = theta_row[t_index] if t_index is not None else 0.0
-        ref = reference(theta, float(max(rt.max(), t) + 5.1))
-        ref_logp = ref.log_density(rt, response)
-        rows = np.column_stack([np.repeat(theta_row[None, :], n_trials, 0), rt, response])
-        net_logp = np.asarray(network(rows.astype(np.float32)), dtype=np.float64)
-        finite = np.isfinite(ref_logp)
-        unscored += int(np.sum(~finite))
-        errors.append(np.abs(net_logp[finite] - ref_logp[finite]))
-        if len(examples) < 4:
-            examples.append((theta_row, ref))
-        name = ref.name
-    err = np.concatenate(errors)
+    thetas = rng.uniform(lower, upper, size=(n_parameter_sets, len(lower)))
+    kind = network.config.kind
+    seeds = [int(rng.integers(2**31)) if kind == "lan" else 0 for _ in thetas]
+    plotted = [kind == "lan" and k < N_PLOTTED for k in range(n_parameter_sets)]
+    tasks = (
+        [spec.name] * n_parameter_sets,
+        [kind] * n_parameter_sets,
+        list(thetas),
+        seeds,
+        [n_trials] * n_parameter_sets,
+        plotted,
+    )
+    if client is None:
+        draws = [draw_reference(*args) for args in zip(*tasks, strict=True)]
+    else:
+        draws = client.gather(client.map(draw_reference, *tasks, pure=False))
+    if kind == "cpn":
+        net = np.exp(np.asarray(network(thetas.astype(np.float32)), dtype=np.float64))
+        err = np.abs(net - np.array([d.p_upper for d in draws]))
+        unscored = 0
+    else:
+        rows = np.concatenate(
+            [
+                np.column_stack([np.repeat(d.theta[None, :], d.rt.size, 0), d.rt, d.response])
+                for d in draws
+            ]
+        )
+        net = np.asarray(network(rows.astype(np.float32)), dtype=np.float64)
+        ref = np.concatenate([d.log_density for d in draws])
+        finite = np.isfinite(ref)
+        err = np.abs(net[finite] - ref[finite])
+        unscored = int(np.sum(~finite))
     report = Accuracy(
         reference=name,
-        unit="nats" if network.config.kind == "lan" else "probability",
+        unit="nats" if kind == "lan" else "probability",
         n_parameter_sets=n_parameter_sets,
-        n_trials_per_set=n_trials if network.config.kind == "lan" else 1,
+        n_trials_per_set=n_trials if kind == "lan" else 1,
         seed=seed,
         median_abs_error=float(np.median(err)),
         p90_abs_error=float(np.quantile(err, 0.9)),
@@ -169,7 +230,7 @@ def measure(
         max_abs_error=float(np.max(err)),
         n_unscored=unscored,
     )
-    return report, examples
+    return report, draws
 
 
 def evaluate(
@@ -178,53 +239,63 @@ def evaluate(
     n_trials: int = 100,
     seed: int = 0,
     plot: bool = True,
+    n_workers: int | None = 1,
+    scheduler: str | None = None,
 ) -> Accuracy:
-    """Measure a network's accuracy, record it in its config and card, and plot it."""
+    """Measure a network's accuracy, record it in its config and card, and plot it.
+
+    The reference solutions are the slow part: they run here with ``n_workers=1`` and no
+    ``scheduler``, else on Dask as `ssmhub.cluster.dask_client` sets it up (``None``
+    workers: one per core).
+    """
+    from ssmhub.cluster import dask_client
     from ssmhub.files import write_text_atomically
     from ssmhub.plugins import get_manager
 
     model = read_network(path).config.model
     spec = get_manager().catalog.get(model)
     network = read_network(path, spec)
-    report, examples = measure(network, spec, n_parameter_sets, n_trials, seed)
+    if n_workers == 1 and scheduler is None:
+        report, draws = measure(network, spec, n_parameter_sets, n_trials, seed)
+    else:
+        reference_for(spec)  # no reference: fail before starting a cluster
+        with dask_client(scheduler, n_workers) as client:
+            report, draws = measure(network, spec, n_parameter_sets, n_trials, seed, client)
     config = network.config.model_copy(
         update={"metrics": {**network.config.metrics, "accuracy": report.model_dump()}}
     )
     write_text_atomically(path / CONFIG, config.model_dump_json(indent=2))
     write_text_atomically(path / CARD, model_card(config))
     if plot:
-        _plot(path / "accuracy.png", network, spec, examples)
+        _plot(path / "accuracy.png", network, spec, draws)
     return report
 
 
-def _plot(out: Path, network: Network, spec: ModelSpec, examples: list[Any]) -> None:
-
+def _plot(out: Path, network: Network, spec: ModelSpec, draws: list[ReferenceDraw]) -> None:
     from ssmhub.plots import pyplot, save_figure
 
     plt = pyplot()
-
     if network.config.kind == "cpn":
+        thetas = np.stack([d.theta for d in draws]).astype(np.float32)
         fig, ax = plt.subplots(figsize=(4.5, 4))
-        ref = np.array([e[2] for e in examples])
-        net = np.array([e[1] for e in examples])
-        ax.scatter(ref, net, s=8)
+        ax.scatter([d.p_upper for d in draws], np.exp(np.asarray(network(thetas))), s=8)
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
         ax.set_xlabel("reference P(response = +1)")
         ax.set_ylabel("network P(response = +1)")
     else:
-        fig, axes = plt.subplots(1, len(examples), figsize=(4 * len(examples), 3.5), squeeze=False)
-        for ax, (theta_row, ref) in zip(axes[0], examples, strict=True):
-            t = theta_row[spec.parameter_names.index("t")] if "t" in spec.parameter_names else 0
-            grid = np.linspace(t + 1e-3, t + 5, 300)
-            for response, sign in ((1, 1), (-1, -1)):
+        plotted = [d for d in draws if d.curves is not None]
+        fig, axes = plt.subplots(1, len(plotted), figsize=(4 * len(plotted), 3.5), squeeze=False)
+        for ax, draw in zip(axes[0], plotted, strict=True):
+            grid = plot_grid(spec, draw.theta)
+            for curve, response in zip(draw.curves, (1, -1), strict=True):
                 resp = np.full_like(grid, response)
-                rows = np.column_stack([np.repeat(theta_row[None], len(grid), 0), grid, resp])
+                rows = np.column_stack([np.repeat(draw.theta[None], len(grid), 0), grid, resp])
                 net = np.exp(np.asarray(network(rows.astype(np.float32))))
-                ax.plot(grid, sign * np.exp(ref.log_density(grid, resp)), color="black", lw=1)
-                ax.plot(grid, sign * net, color="tab:orange", lw=1, ls="--")
+                ax.plot(grid, response * np.exp(curve), color="black", lw=1)
+                ax.plot(grid, response * net, color="tab:orange", lw=1, ls="--")
             ax.set_title(
                 ", ".join(
-                    f"{n}={x:.2f}" for n, x in zip(spec.parameter_names, theta_row, strict=True)
+                    f"{n}={x:.2f}" for n, x in zip(spec.parameter_names, draw.theta, strict=True)
                 ),
                 fontsize=7,
             )

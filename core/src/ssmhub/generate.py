@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.metadata
 import io
 import math
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -21,6 +20,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ssmhub.cluster import dask_client
 from ssmhub.errors import SsmhubError
 from ssmhub.files import sha256_of, write_atomically, write_text_atomically
 from ssmhub.likelihood import Likelihood
@@ -207,30 +207,18 @@ def generate(
     if not todo:
         return manifest
 
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=n_workers or os.cpu_count() or 1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-        )
-    try:
-        with Client(scheduler or cluster) as client:
-            futures = {client.submit(make_shard, model, recipe, i, pure=False): i for i in todo}
-            for future in as_completed(futures):
-                index = futures[future]
-                shard = _save_shard(out, index, future.result())
-                future.release()
-                manifest.shards = sorted([*manifest.shards, shard], key=lambda s: s.index)
-                write_text_atomically(out / MANIFEST, manifest.model_dump_json(indent=2))
-                if on_shard:
-                    on_shard(shard, manifest)
-    finally:
-        if cluster is not None:
-            cluster.close()
+    with dask_client(scheduler, n_workers) as client:
+        futures = {client.submit(make_shard, model, recipe, i, pure=False): i for i in todo}
+        for future in as_completed(futures):
+            index = futures[future]
+            shard = _save_shard(out, index, future.result())
+            future.release()
+            manifest.shards = sorted([*manifest.shards, shard], key=lambda s: s.index)
+            write_text_atomically(out / MANIFEST, manifest.model_dump_json(indent=2))
+            if on_shard:
+                on_shard(shard, manifest)
     return manifest
 
 
