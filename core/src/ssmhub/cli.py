@@ -37,6 +37,11 @@ Draws = Annotated[int, typer.Option(help="Posterior draws per chain.")]
 Tune = Annotated[int, typer.Option(help="Tuning steps per chain.")]
 Chains = Annotated[int, typer.Option(help="Chains (run in parallel where the sampler can).")]
 Seed = Annotated[int, typer.Option(help="Random seed.")]
+# The Dask cluster of `generate` and `evaluate`.
+Scheduler = Annotated[str | None, typer.Option(help="Address of a running Dask scheduler.")]
+Workers = Annotated[
+    int | None, typer.Option(help="Workers of the local cluster (default: one per core).")
+]
 
 
 @app.command()
@@ -191,12 +196,8 @@ def generate(
     ] = None,
     parameter_sets: Annotated[int | None, typer.Option(help="Override n_parameter_sets.")] = None,
     seed: Annotated[int | None, typer.Option(help="Override the recipe's seed.")] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Address of a running Dask scheduler.")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Workers of the local cluster (default: one per core).")
-    ] = None,
+    scheduler: Scheduler = None,
+    workers: Workers = None,
 ) -> None:
     """Generate training data as checksummed shards; a rerun finishes what is missing."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -327,12 +328,8 @@ def evaluate(
     parameter_sets: Annotated[int, typer.Option(help="Parameter sets drawn from the box.")] = 200,
     trials: Annotated[int, typer.Option(help="Trials simulated per parameter set (LAN).")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of parameters and trials.")] = 0,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Address of a running Dask scheduler.")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Workers of the local cluster (default: one per core).")
-    ] = None,
+    scheduler: Scheduler = None,
+    workers: Workers = None,
 ) -> None:
     """Measure a network against the exact or PyDDM likelihood; record it in its card."""
     from ssmhub.evaluation import evaluate as run
