@@ -125,6 +125,30 @@ def test_saved_network_reproduces_the_recorded_validation_loss(trained, lan_data
     assert loss == pytest.approx(network.config.metrics["validation_loss"], rel=1e-4)
 
 
+def test_labels_below_the_floor_are_trained_as_the_floor(trained, lan_data, tmp_path):
+    # A run that cannot move (learning rate 1e-12) records the loss of its start against
+    # the floored labels; the floor sits at the labels' median, so it matters.
+    import optax
+
+    from ssmhub.generate import read_manifest
+    from ssmhub.training import _split
+
+    network, start, _ = trained
+    rows = np.concatenate(
+        list(_split(read_manifest(lan_data), lan_data, network.config.settings, True, None))
+    )
+    floor = float(np.median(rows[:, -1]))
+    still = TrainSettings(
+        hidden=(16, 16), epochs=1, batch_size=64, learning_rate=1e-12, init=start, label_floor=floor
+    )
+    recorded = train(lan_data, tmp_path / "floored", still).config.metrics["validation_loss"]
+    out = network(rows[:, :-1])
+    floored = float(optax.huber_loss(out, np.maximum(rows[:, -1], floor)).mean())
+    as_generated = float(optax.huber_loss(out, rows[:, -1]).mean())
+    assert recorded == pytest.approx(floored, rel=1e-4)
+    assert abs(floored - as_generated) > 0.01 * as_generated
+
+
 def _gradient_error(network, rows: np.ndarray) -> float:
     """Mean squared error of the LAN's parameter gradient against the exact ddm's, per SD."""
     from ssmhub_ddm.exact import logpdf

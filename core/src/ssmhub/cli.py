@@ -263,6 +263,10 @@ def train(
             "against the model's exact likelihood (0: off)."
         ),
     ] = 0.0,
+    label_floor: Annotated[
+        float | None,
+        typer.Option(help="LAN: train log-likelihood labels below this as this value."),
+    ] = None,
     init: Annotated[
         Path | None, typer.Option(help="Network directory to start from (fine-tuning).")
     ] = None,
@@ -285,6 +289,7 @@ def train(
             patience=patience,
             rt_feature=rt_feature,
             gradient_weight=gradient_weight,
+            label_floor=label_floor,
             init=init,
             seed=seed,
         )

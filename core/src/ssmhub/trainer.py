@@ -38,6 +38,13 @@ class TrainSettings(BaseModel):
         "posterior is shifted by errors in that gradient, which the loss on values leaves "
         "loose.",
     )
+    label_floor: float | None = Field(
+        default=None,
+        description="LAN: log-likelihood labels below this are trained as this value (None: "
+        "as generated, down to the estimator's floor of log 1e-29). Labels far in a tail, "
+        "where data almost never fall, otherwise take most of the loss from the region "
+        "that decides a fit.",
+    )
     init: Path | None = Field(
         default=None,
         description="A network directory to start from (fine-tuning) instead of random weights.",

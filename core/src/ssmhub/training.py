@@ -158,7 +158,10 @@ def train(
         out = network_of(model, batch[:, :-1])
         if manifest.kind == "cpn":
             return optax.sigmoid_binary_cross_entropy(out, batch[:, -1]).mean()
-        loss = optax.huber_loss(out, batch[:, -1]).mean()
+        labels = batch[:, -1]
+        if settings.label_floor is not None:
+            labels = jnp.maximum(labels, settings.label_floor)
+        loss = optax.huber_loss(out, labels).mean()
         if exact_gradient is None:
             return loss
         return loss + settings.gradient_weight * gradient_loss(model, batch)
