@@ -50,14 +50,21 @@ class ExactReference:
     name: ClassVar[str] = "exact"
 
     def __call__(self, theta: dict[str, float], max_t: float) -> Reference:
+        import jax
+
         params = np.array([[theta[n] for n in self.spec.parameter_names]])
 
+        # In float64 whatever the process's JAX default: a reference should be the more
+        # precise side, and the same in every process (a sampler may have switched x64 on).
         def log_density(rt: np.ndarray, response: np.ndarray) -> np.ndarray:
             rows = np.repeat(params, len(rt), axis=0)
-            return np.asarray(self.likelihood.logp_rt(rows, rt, response), dtype=np.float64)
+            with jax.enable_x64(True):
+                logp = self.likelihood.logp_rt(rows, rt, response)
+                return np.asarray(logp, dtype=np.float64)
 
         assert self.likelihood.logp_choice is not None
-        p = float(np.exp(self.likelihood.logp_choice(params, np.array([1]))[0]))
+        with jax.enable_x64(True):
+            p = float(np.exp(self.likelihood.logp_choice(params, np.array([1]))[0]))
         return Reference(log_density, p)
 
 
