@@ -23,7 +23,7 @@ from ssmhub import fokker_planck
 from ssmhub.errors import SsmhubError
 from ssmhub.likelihood import Likelihood
 from ssmhub.network import CARD, CONFIG, Accuracy, Network, model_card, read_network
-from ssmhub.recipe import SolverGrid
+from ssmhub.recipe import NetworkKind, SolverGrid
 from ssmhub.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -149,7 +149,12 @@ def plot_grid(spec: ModelSpec, theta_row: np.ndarray) -> np.ndarray:
 
 
 def draw_reference(
-    model: str, kind: str, theta_row: np.ndarray, seed: int, n_trials: int, plotted: bool
+    model: str,
+    kind: NetworkKind,
+    theta_row: np.ndarray,
+    seed: int,
+    n_trials: int,
+    plotted: bool,
 ) -> ReferenceDraw:
     """Simulate one parameter set's trials and score them with the reference (the slow part,
     so it runs on the workers; the network is scored in one batch afterwards)."""
