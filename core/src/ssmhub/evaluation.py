@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -25,9 +25,6 @@ from ssmhub.likelihood import Likelihood
 from ssmhub.network import CARD, CONFIG, Accuracy, Network, model_card, read_network
 from ssmhub.recipe import NetworkKind, SolverGrid
 from ssmhub.spec import ModelSpec
-
-if TYPE_CHECKING:
-    from dask.distributed import Client
 
 # Ten times below the angle/weibull bars on the ddm (benchmarks/pyddm_accuracy.py).
 REFERENCE_GRID = SolverGrid(dt=0.0005, dx=0.001)
@@ -186,12 +183,15 @@ def measure(
     n_parameter_sets: int = 200,
     n_trials: int = 100,
     seed: int = 0,
-    client: Client | None = None,
+    n_workers: int | None = 1,
+    scheduler: str | None = None,
 ) -> tuple[Accuracy, list[ReferenceDraw]]:
     """Accuracy of ``network`` against the reference, and the reference draws behind it.
 
-    The reference runs on ``client``'s Dask workers if given, else here; the parameter sets
-    and their trials depend only on ``seed``, so the report does not depend on which.
+    The reference solutions are the slow part: they run here with ``n_workers=1`` and no
+    ``scheduler``, else on Dask as `ssmhub.cluster.dask_client` sets it up (``None``
+    workers: one per core). The parameter sets and their trials depend only on ``seed``, so
+    the report does not depend on where they ran.
     """
     name = reference_for(spec).name  # and no reference (NoReferenceError) fails before work
     rng = np.random.default_rng(seed)
@@ -210,10 +210,13 @@ def measure(
         [n_trials] * n_parameter_sets,
         plotted,
     )
-    if client is None:
+    if n_workers == 1 and scheduler is None:
         draws = [draw_reference(*args) for args in zip(*tasks, strict=True)]
     else:
-        draws = client.gather(client.map(draw_reference, *tasks, pure=False))
+        from ssmhub.cluster import dask_client
+
+        with dask_client(scheduler, n_workers) as client:
+            draws = client.gather(client.map(draw_reference, *tasks, pure=False))
     if kind == "cpn":
         net = np.exp(np.asarray(network(thetas.astype(np.float32)), dtype=np.float64))
         err = np.abs(net - np.array([d.p_upper for d in draws]))
@@ -254,25 +257,17 @@ def evaluate(
     n_workers: int | None = 1,
     scheduler: str | None = None,
 ) -> Accuracy:
-    """Measure a network's accuracy, record it in its config and card, and plot it.
-
-    The reference solutions are the slow part: they run here with ``n_workers=1`` and no
-    ``scheduler``, else on Dask as `ssmhub.cluster.dask_client` sets it up (``None``
-    workers: one per core).
-    """
-    from ssmhub.cluster import dask_client
+    """Measure a network's accuracy (see `measure` for ``n_workers`` and ``scheduler``),
+    record it in its config and card, and plot it."""
     from ssmhub.files import write_text_atomically
     from ssmhub.plugins import get_manager
 
     model = read_network(path).config.model
     spec = get_manager().catalog.get(model)
     network = read_network(path, spec)
-    if n_workers == 1 and scheduler is None:
-        report, draws = measure(network, spec, n_parameter_sets, n_trials, seed)
-    else:
-        reference_for(spec)  # no reference: fail before starting a cluster
-        with dask_client(scheduler, n_workers) as client:
-            report, draws = measure(network, spec, n_parameter_sets, n_trials, seed, client)
+    report, draws = measure(
+        network, spec, n_parameter_sets, n_trials, seed, n_workers=n_workers, scheduler=scheduler
+    )
     config = network.config.model_copy(
         update={"metrics": {**network.config.metrics, "accuracy": report.model_dump()}}
     )
