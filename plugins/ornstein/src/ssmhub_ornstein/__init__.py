@@ -52,15 +52,17 @@ SPEC = ModelSpec(
     choices=(-1, 1),
     ssms_model="ornstein",
     # PyDDM solves this model's Fokker-Planck equation (drift v - g x), so training labels carry
-    # no KDE noise. Sized for about 15 minutes of data per network on two cores: a solve takes
-    # about 1 s on the LAN's grid and 0.25 s on the CPN's coarser one (docs/benchmarks.md).
+    # no KDE noise. The LAN needs as many parameter sets as angle's (1,500 left it at twice the
+    # bar); on angle's LAN grid a solve takes about 0.4 s, on the CPN's about 0.25 s
+    # (docs/benchmarks.md).
     recipes=(
         Recipe(
             kind="lan",
             estimator="pyddm",
-            n_parameter_sets=1_500,
-            n_training_points=2_000,
-            shard_size=50,
+            n_parameter_sets=16_000,
+            n_training_points=1_000,
+            grid=SolverGrid(dt=0.002, dx=0.004),
+            shard_size=100,
         ),
         # P(upper) alone needs no fine grid.
         Recipe(
