@@ -18,7 +18,8 @@ BARS = {
     ("ddm", "lan"): (0.01, 0.10),
     ("angle", "lan"): (0.02, 0.15),
     ("weibull", "lan"): (0.02, 0.15),
-    **{(model, "cpn"): (0.005, None) for model in ("ddm", "angle", "weibull")},
+    ("ornstein", "lan"): (0.02, 0.15),
+    **{(model, "cpn"): (0.005, None) for model in ("ddm", "angle", "weibull", "ornstein")},
 }
 
 SHIPPED = [
