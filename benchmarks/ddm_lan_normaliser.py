@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from inference import FREE, TRUTH, _maximum, _neuroracer_loglik, simulate_trials
+from inference import FREE, TRUTH, _maximum, _neuroracer_loglik, log_mass, simulate_trials
 
 import ssmhub
 from ssmhub.likelihood import Likelihood
@@ -32,11 +32,6 @@ from ssmhub.ops import guard
 from ssmhub.plugins import get_manager
 
 Weights = list[tuple[jax.Array, jax.Array]]
-
-NODES, WEIGHTS = np.polynomial.legendre.leggauss(128)
-U_LO, U_HI = np.log(1e-3), np.log(20.0)  # log decision time, 1 ms to the data's 20 s
-U = jnp.asarray((NODES + 1) / 2 * (U_HI - U_LO) + U_LO, jnp.float32)
-LOG_WEIGHT = jnp.asarray(np.log(WEIGHTS * (U_HI - U_LO) / 2), jnp.float32) + U
 
 
 def main() -> None:
@@ -54,14 +49,7 @@ def main() -> None:
     box = np.array([lan.box[p] for p in spec.parameter_names])
 
     def correction(theta: jax.Array, response: jax.Array) -> jax.Array:
-        n, k = theta.shape[0], U.shape[0]
-        at_nodes = lan.logp_rt(
-            jnp.repeat(theta, k, axis=0),
-            (theta[:, 3:4] + jnp.exp(U)[None]).reshape(-1),
-            jnp.repeat(response, k),
-        ).reshape(n, k)
-        log_mass = jax.nn.logsumexp(at_nodes + LOG_WEIGHT, axis=1)
-        return log_mass - lan.logp_choice(theta, response)
+        return log_mass(lan, theta, response) - lan.logp_choice(theta, response)
 
     @jax.jit
     def labels(theta: jax.Array, response: jax.Array) -> tuple[jax.Array, jax.Array]:

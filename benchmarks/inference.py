@@ -109,26 +109,33 @@ def _maximum(loglik: Callable, start: np.ndarray) -> jax.Array:
     return jnp.asarray(minimize(objective, start, jac=True, method="BFGS").x)
 
 
-def normalised(lan: Likelihood, choice: Likelihood, t_index: int = 3) -> Likelihood:
-    """``lan``'s density renormalised per trial to ``choice``'s probability of the response.
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(128)
+_U_LO, _U_HI = np.log(1e-3), np.log(20.0)  # log decision time, 1 ms to the data's 20 s
+_U = jnp.asarray((_NODES + 1) / 2 * (_U_HI - _U_LO) + _U_LO, jnp.float32)
+_LOG_WEIGHT = jnp.asarray(np.log(_WEIGHTS * (_U_HI - _U_LO) / 2), jnp.float32) + _U  # dt = e^u du
 
-    ``t_index`` is the column of the non-decision time in the parameter rows.
-    """
+
+def log_mass(
+    lan: Likelihood, params: jax.Array, response: jax.Array, t_index: int = 3
+) -> jax.Array:
+    """Log of the probability ``lan``'s density puts on each row's response (quadrature over
+    rt); ``t_index`` is the column of the non-decision time in the parameter rows."""
+    n, k = params.shape[0], _U.shape[0]
+    at_nodes = lan.logp_rt(
+        jnp.repeat(params, k, axis=0),
+        (params[:, t_index : t_index + 1] + jnp.exp(_U)[None, :]).reshape(-1),
+        jnp.repeat(response, k),
+    ).reshape(n, k)
+    return jax.nn.logsumexp(at_nodes + _LOG_WEIGHT, axis=1)
+
+
+def normalised(lan: Likelihood, choice: Likelihood, t_index: int = 3) -> Likelihood:
+    """``lan``'s density renormalised per trial to ``choice``'s probability of the response."""
     assert choice.logp_choice is not None
-    nodes, weights = np.polynomial.legendre.leggauss(128)
-    lo, hi = np.log(1e-3), np.log(20.0)  # log decision time, 1 ms to the data's 20 s
-    u = jnp.asarray((nodes + 1) / 2 * (hi - lo) + lo)
-    log_weight = jnp.asarray(np.log(weights * (hi - lo) / 2)) + u  # d(rt) = e^u du
 
     def logp_rt(params: jax.Array, rt: jax.Array, response: jax.Array) -> jax.Array:
-        n, k = params.shape[0], u.shape[0]
-        at_nodes = lan.logp_rt(
-            jnp.repeat(params, k, axis=0),
-            (params[:, t_index : t_index + 1] + jnp.exp(u)[None, :]).reshape(-1),
-            jnp.repeat(response, k),
-        ).reshape(n, k)
-        log_mass = jax.nn.logsumexp(at_nodes + log_weight, axis=1)
-        return lan.logp_rt(params, rt, response) - log_mass + choice.logp_choice(params, response)
+        mass = log_mass(lan, params, response, t_index)
+        return lan.logp_rt(params, rt, response) - mass + choice.logp_choice(params, response)
 
     return Likelihood(logp_rt, choice.logp_choice)
 
