@@ -37,6 +37,7 @@ import ssmhub
 from ssmhub.fitting import FitConfig, build_model, sample
 from ssmhub.likelihood import Likelihood
 from ssmhub.neuroracer import TRUTH, simulate_trials
+from ssmhub.normalise import log_mass
 from ssmhub.ops import guard
 from ssmhub.plugins import get_manager
 
@@ -109,32 +110,12 @@ def _maximum(loglik: Callable, start: np.ndarray) -> jax.Array:
     return jnp.asarray(minimize(objective, start, jac=True, method="BFGS").x)
 
 
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(128)
-_U_LO, _U_HI = np.log(1e-3), np.log(20.0)  # log decision time, 1 ms to the data's 20 s
-_U = jnp.asarray((_NODES + 1) / 2 * (_U_HI - _U_LO) + _U_LO, jnp.float32)
-_LOG_WEIGHT = jnp.asarray(np.log(_WEIGHTS * (_U_HI - _U_LO) / 2), jnp.float32) + _U  # dt = e^u du
-
-
-def log_mass(
-    lan: Likelihood, params: jax.Array, response: jax.Array, t_index: int = 3
-) -> jax.Array:
-    """Log of the probability ``lan``'s density puts on each row's response (quadrature over
-    rt); ``t_index`` is the column of the non-decision time in the parameter rows."""
-    n, k = params.shape[0], _U.shape[0]
-    at_nodes = lan.logp_rt(
-        jnp.repeat(params, k, axis=0),
-        (params[:, t_index : t_index + 1] + jnp.exp(_U)[None, :]).reshape(-1),
-        jnp.repeat(response, k),
-    ).reshape(n, k)
-    return jax.nn.logsumexp(at_nodes + _LOG_WEIGHT, axis=1)
-
-
 def normalised(lan: Likelihood, choice: Likelihood, t_index: int = 3) -> Likelihood:
     """``lan``'s density renormalised per trial to ``choice``'s probability of the response."""
     assert choice.logp_choice is not None
 
     def logp_rt(params: jax.Array, rt: jax.Array, response: jax.Array) -> jax.Array:
-        mass = log_mass(lan, params, response, t_index)
+        mass = log_mass(lan.logp_rt, params, response, t_index)
         return lan.logp_rt(params, rt, response) - mass + choice.logp_choice(params, response)
 
     return Likelihood(logp_rt, choice.logp_choice)
@@ -179,7 +160,7 @@ def gradient_bias() -> list[str]:
     def logp(likelihood: Likelihood, theta: jax.Array) -> jax.Array:
         return likelihood.logp_rt(jnp.broadcast_to(theta, (rt.shape[0], 4)), rt, press)
 
-    def log_mass(likelihood: Likelihood, theta: jax.Array) -> jax.Array:
+    def mass_on_grid(likelihood: Likelihood, theta: jax.Array) -> jax.Array:
         return jax.nn.logsumexp(logp(likelihood, theta)) + jnp.log(rt[1] - rt[0])
 
     index = [spec.parameter_names.index(p) for p in FREE]
@@ -191,8 +172,8 @@ def gradient_bias() -> list[str]:
         theta = jnp.array([v, TRUTH["a"], 0.5, TRUTH["t"]])
         weight = jax.nn.softmax(logp(exact, theta))
         bias = weight @ jax.jacfwd(lambda th: logp(lan, th) - logp(exact, th))(theta)
-        mass = jax.grad(lambda th: log_mass(lan, th) - log_mass(exact, th))(theta)
-        share = float(jnp.exp(log_mass(exact, theta)))
+        mass = jax.grad(lambda th: mass_on_grid(lan, th) - mass_on_grid(exact, th))(theta)
+        share = float(jnp.exp(mass_on_grid(exact, theta)))
         rows.append(
             f"| {label} | {share:.3f} | "
             + " | ".join(f"{bias[i]:+.4f} ({mass[i]:+.4f})" for i in index)

@@ -88,6 +88,42 @@ def cluster() -> Iterator[LocalCluster]:
         yield c
 
 
+# The narrowed box of the tiny ddm networks of `network_home`.
+TINY_BOX = {"v": (-2.5, 2.5), "a": (0.6, 2.0), "z": (0.3, 0.7), "t": (0.1, 0.6)}
+
+
+@pytest.fixture(scope="session")
+def network_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SSMHUB_HOME whose cache holds a tiny ddm LAN and CPN (exact labels, `TINY_BOX`),
+    trained once per session, at ``networks/ddm/{lan,cpn}``."""
+    from dask.distributed import LocalCluster
+
+    from ssmhub import Recipe
+    from ssmhub.generate import generate
+    from ssmhub.trainer import TrainSettings
+    from ssmhub.training import train
+
+    home = tmp_path_factory.mktemp("ssmhub-home")
+    settings = TrainSettings(hidden=(32, 32), epochs=8, batch_size=256, learning_rate=3e-3)
+    with LocalCluster(
+        n_workers=1, processes=False, threads_per_worker=1, dashboard_address=":0"
+    ) as c:
+        for kind, n_sets in (("lan", 40), ("cpn", 200)):
+            recipe = Recipe(
+                kind=kind,
+                estimator="exact",
+                box=TINY_BOX,
+                n_parameter_sets=n_sets,
+                shard_size=n_sets,
+                n_simulations=1000,
+                n_training_points=500,
+            )
+            data = home / f"data-{kind}"
+            generate("ddm", kind, data, recipe, scheduler=c.scheduler_address)
+            train(data, home / "networks" / "ddm" / kind, settings)
+    return home
+
+
 @pytest.fixture(autouse=True)
 def _fresh_manager() -> Iterator[None]:
     """No plugin state leaks between tests: the process-wide manager is rebuilt on demand."""

@@ -1,7 +1,7 @@
 """`ssmhub.pymc.SSM`: the likelihoods inside PyMC, the three NUTS samplers, predictive draws.
 
-A tiny LAN and CPN are trained once per module (exact labels, a narrowed box) into a
-network cache of their own; the exact ddm likelihood is the reference throughout.
+The tiny LAN and CPN of conftest's ``network_home`` are the networks; the exact ddm
+likelihood is the reference throughout.
 """
 
 from __future__ import annotations
@@ -16,48 +16,19 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 import pytest
+from conftest import TINY_BOX as BOX
 from conftest import TINY_DDM_SOURCE
 
 import ssmhub
-from ssmhub import Recipe
 from ssmhub.errors import SsmhubError, ThetaError, UnknownModelError
-from ssmhub.generate import generate
 from ssmhub.observed import ObservedDataError
 from ssmhub.plugins import get_manager
 from ssmhub.pymc import SSM, OutsideTrainingBoxWarning, StartingPointWarning, initvals
-from ssmhub.trainer import TrainSettings
-from ssmhub.training import train
 from ssmhub_ddm import exact
 
-BOX = {"v": (-2.5, 2.5), "a": (0.6, 2.0), "z": (0.3, 0.7), "t": (0.1, 0.6)}
 TRUTH = {"v": 1.0, "a": 1.2, "z": 0.5, "t": 0.3}
 N = 100
 OMITTED = [3, 50, 97]  # rows whose rt is withheld: scored by the choice likelihood
-
-
-@pytest.fixture(scope="module")
-def network_home(tmp_path_factory):
-    from dask.distributed import LocalCluster
-
-    home = tmp_path_factory.mktemp("ssmhub-home")
-    settings = TrainSettings(hidden=(32, 32), epochs=8, batch_size=256, learning_rate=3e-3)
-    with LocalCluster(
-        n_workers=1, processes=False, threads_per_worker=1, dashboard_address=":0"
-    ) as c:
-        for kind, n_sets in (("lan", 40), ("cpn", 200)):
-            recipe = Recipe(
-                kind=kind,
-                estimator="exact",
-                box=BOX,
-                n_parameter_sets=n_sets,
-                shard_size=n_sets,
-                n_simulations=1000,
-                n_training_points=500,
-            )
-            data = home / f"data-{kind}"
-            generate("ddm", kind, data, recipe, scheduler=c.scheduler_address)
-            train(data, home / "networks" / "ddm" / kind, settings)
-    return home
 
 
 @pytest.fixture(autouse=True)

@@ -91,3 +91,13 @@ def test_shipped_network_gives_finite_values_and_gradients_in_its_box(model, kin
     rows = rows.astype(np.float32)
     assert np.all(np.isfinite(network(rows)))
     assert np.all(np.isfinite(jax.grad(lambda x: network(x).sum())(rows)))
+
+
+@pytest.mark.parametrize("model", sorted({m for m, k in SHIPPED if k == "lan"}))
+def test_a_shipped_lans_correction_was_fitted_to_the_cpn_shipped_beside_it(model):
+    """Otherwise the builder would leave the correction out (with a warning) at every fit:
+    a CPN retrained after its LAN was normalised needs `ssmhub normalise` again."""
+    lan = ssmhub.load_network(model, "lan")
+    if lan.config.correction is None:
+        pytest.skip(f"the {model} LAN carries no correction")
+    assert lan.config.correction.cpn_sha256 == ssmhub.load_network(model, "cpn").weights_sha256

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,6 +20,8 @@ from ssmhub.plugins import get_manager
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from ssmhub.training import EpochReport
 
 app = typer.Typer(
     name="ssmhub",
@@ -274,7 +278,6 @@ def train(
 ) -> None:
     """Train a LAN or CPN (as the data say) on generated shards."""
     from pydantic import ValidationError
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
     from ssmhub.generate import read_manifest
     from ssmhub.trainer import TrainSettings
@@ -299,7 +302,17 @@ def train(
     trainer = get_manager().trainers().get(kind)
     if trainer is None:
         raise SsmhubError(f"no trainer registered for {kind} networks")
-    from ssmhub.training import EpochReport
+    from ssmhub.training import train as run
+
+    with epoch_progress(f"train {kind}", epochs) as on_epoch:
+        run(data_dir, out, settings, kind=kind, on_epoch=on_epoch)
+    console.print(f"saved the best network to {out}")
+
+
+@contextmanager
+def epoch_progress(description: str, epochs: int) -> Iterator[Callable[[EpochReport], None]]:
+    """A progress bar over epochs, with the losses; yields the ``on_epoch`` callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
     with Progress(
         "{task.description}",
@@ -309,22 +322,72 @@ def train(
         "{task.fields[losses]}",
         console=console,
     ) as progress:
-        task = progress.add_task(f"train {kind}", total=epochs, losses="")
+        task = progress.add_task(description, total=epochs, losses="")
 
         def on_epoch(report: EpochReport) -> None:
             progress.update(
                 task,
                 completed=report.epoch,
                 losses=(
-                    f"train {report.train_loss:.4f}  validation {report.validation_loss:.4f}"
+                    f"train {report.train_loss:.4g}  validation {report.validation_loss:.4g}"
                     + (" *" if report.best else "")
                 ),
             )
 
-        from ssmhub.training import train as run
+        yield on_epoch
 
-        run(data_dir, out, settings, kind=kind, on_epoch=on_epoch)
-    console.print(f"saved the best network to {out}")
+
+@app.command()
+def normalise(
+    lan: Annotated[Path, typer.Argument(help="The LAN's network directory.")],
+    out: Annotated[Path, typer.Option(help="Directory for the LAN with its correction.")],
+    cpn: Annotated[
+        Path | None,
+        typer.Option(help="The CPN's network directory (default: the model's installed CPN)."),
+    ] = None,
+    hidden: Annotated[str, typer.Option(help="Hidden layer sizes.")] = "128,128,128",
+    parameter_sets: Annotated[
+        int, typer.Option(help="Parameter sets labelled by quadrature.")
+    ] = 1_200_000,
+    epochs: Annotated[int, typer.Option(help="Epochs.")] = 40,
+    learning_rate: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-3,
+    gradient_weight: Annotated[
+        float, typer.Option(help="Weight of the loss on the correction's gradient.")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Parameter draws and initialisation seed.")] = 0,
+) -> None:
+    """Renormalise a LAN to its CPN: fit a correction that gives each response the CPN's mass."""
+    from pydantic import ValidationError
+
+    from ssmhub.correction import CorrectionSettings
+    from ssmhub.network import read_network
+    from ssmhub.normalise import normalise as run
+
+    try:
+        settings = CorrectionSettings(
+            hidden=tuple(int(h) for h in hidden.split(",")),
+            parameter_sets=parameter_sets,
+            epochs=epochs,
+            learning_rate=learning_rate,
+            gradient_weight=gradient_weight,
+            seed=seed,
+        )
+    except (ValueError, ValidationError) as exc:
+        raise SsmhubError(f"invalid normalise settings: {exc}") from None
+    if cpn is None:
+        model = read_network(lan).config.model
+        cpn = get_manager().locate_network(get_manager().catalog.get(model), "cpn")
+        if cpn is None:
+            raise SsmhubError(f"no CPN for model {model!r} is installed; pass --cpn DIR")
+    # Labelling the sets comes first: the bar stays at 0 for minutes with the defaults.
+    with epoch_progress(f"label {parameter_sets:,} sets, fit", epochs) as on_epoch:
+        network = run(lan, Path(cpn), out, settings, on_epoch=on_epoch)
+    assert network.config.correction is not None
+    console.print(
+        f"saved the LAN with its correction to {out}: held-out RMS "
+        f"{network.config.correction.rms_error:.2g}, max {network.config.correction.max_error:.2g}"
+        " nats"
+    )
 
 
 @app.command()

@@ -2,8 +2,10 @@
 
 A network directory holds ``weights.safetensors`` (plain arrays: loading never runs code
 from the file), ``config.json`` (architecture, input layout, training box, provenance,
-metrics) and a model card ``README.md``. In memory a `Network` is a pure JAX function of
-its input rows, so jit, grad and vmap work and the inference Op wraps it directly.
+metrics) and a model card ``README.md``. A LAN may also carry a correction network (see
+`ssmhub.correction`), stored beside its layers as ``correction.layers.*``. In memory a
+`Network` is a pure JAX function of its input rows, so jit, grad and vmap work and the
+inference Op wraps it directly.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic import (
     ValidationError,
 )
 
+from ssmhub.correction import Correction
 from ssmhub.errors import SsmhubError
 from ssmhub.recipe import NetworkKind, Recipe
 from ssmhub.spec import ModelSpec
@@ -29,6 +32,8 @@ from ssmhub.trainer import RtFeature, TrainSettings
 
 if TYPE_CHECKING:
     import numpy as np
+
+    Layers = list[tuple[np.ndarray, np.ndarray]]
 
 # Decision times below this are seen as this (the likelihood there is guarded anyway).
 MIN_DECISION_TIME = 1e-4
@@ -103,6 +108,7 @@ class NetworkConfig(BaseModel):
     versions: dict[str, str]
     metrics: dict[str, Any] = {}
     command: str = ""
+    correction: Correction | None = None
 
     @property
     def accuracy(self) -> Accuracy | None:
@@ -116,27 +122,35 @@ class Network:
     """A loaded network: call it on input rows laid out as ``config.inputs``.
 
     A LAN maps (N, P + 2) rows [parameters, rt, response] to N log-likelihoods; a CPN maps
-    (N, P) parameter rows to N values of log P(response = +1).
+    (N, P) parameter rows to N values of log P(response = +1). ``weights_sha256`` identifies
+    the weights file, so that a LAN's correction can check it sits beside its own CPN.
     """
 
     config: NetworkConfig
     weights: tuple[tuple[Any, Any], ...]
+    correction: tuple[tuple[Any, Any], ...] | None = None
+    weights_sha256: str = ""
 
     def logits(self, x: Any) -> Any:
         """The raw network output (a log-likelihood, or the logit of P(upper))."""
-        import jax.numpy as jnp
-
-        h = features(self.config.inputs, self.config.settings.rt_feature, x)
-        for kernel, bias in self.weights[:-1]:
-            h = jnp.tanh(h @ kernel + bias)
-        kernel, bias = self.weights[-1]
-        return (h @ kernel + bias)[..., 0]
+        return mlp(self.weights, features(self.config.inputs, self.config.settings.rt_feature, x))
 
     def __call__(self, x: Any) -> Any:
         import jax
 
         out = self.logits(x)
         return jax.nn.log_sigmoid(out) if self.config.kind == "cpn" else out
+
+
+def mlp(weights: tuple[tuple[Any, Any], ...] | list[tuple[Any, Any]], x: Any) -> Any:
+    """A tanh MLP with one output: the function every ssmhub network computes."""
+    import jax.numpy as jnp
+
+    h = jnp.asarray(x)
+    for kernel, bias in weights[:-1]:
+        h = jnp.tanh(h @ kernel + bias)
+    kernel, bias = weights[-1]
+    return (h @ kernel + bias)[..., 0]
 
 
 def features(inputs: tuple[str, ...], rt_feature: RtFeature, x: Any) -> Any:
@@ -151,12 +165,32 @@ def features(inputs: tuple[str, ...], rt_feature: RtFeature, x: Any) -> Any:
     return x.at[..., rt].set(jnp.log(decision))
 
 
-def layer_names(n_layers: int) -> list[tuple[str, str]]:
-    return [(f"layers.{i}.kernel", f"layers.{i}.bias") for i in range(n_layers)]
+CORRECTION = "correction."  # prefix of the correction network's tensors
+
+
+def fold_scaling(weights: Layers, shift: np.ndarray, scale: np.ndarray) -> Layers:
+    """``weights`` with an input standardisation ``(x - shift) / scale`` folded into the first
+    layer: networks are trained on standardised inputs and saved as plain MLPs."""
+    kernel, bias = weights[0]
+    return [(kernel / scale[:, None], bias - (shift / scale) @ kernel), *weights[1:]]
+
+
+def command_line() -> str:
+    """The `ssmhub` command that is running (also as ``python -m ssmhub.cli``), recorded as a
+    network's provenance; empty when another program runs."""
+    import shlex
+    import sys
+
+    ours = sys.argv[0].endswith(("ssmhub", str(Path("ssmhub", "cli.py"))))
+    return shlex.join(["ssmhub", *sys.argv[1:]]) if ours else ""
+
+
+def layer_names(n_layers: int, prefix: str = "") -> list[tuple[str, str]]:
+    return [(f"{prefix}layers.{i}.kernel", f"{prefix}layers.{i}.bias") for i in range(n_layers)]
 
 
 def save_network(
-    out: Path, config: NetworkConfig, weights: list[tuple[np.ndarray, np.ndarray]]
+    out: Path, config: NetworkConfig, weights: Layers, correction: Layers | None = None
 ) -> None:
     """Write a network directory; each file lands whole (temporary name, then rename)."""
     import numpy as np
@@ -164,10 +198,15 @@ def save_network(
 
     from ssmhub.files import write_atomically, write_text_atomically
 
+    if (correction is None) != (config.correction is None):
+        raise ValueError("a correction's weights and its config come together")
     tensors = {}
-    for (k_name, b_name), (kernel, bias) in zip(layer_names(len(weights)), weights, strict=True):
-        tensors[k_name] = np.ascontiguousarray(kernel, dtype=np.float32)
-        tensors[b_name] = np.ascontiguousarray(bias, dtype=np.float32)
+    for prefix, layers in (("", weights), (CORRECTION, correction or [])):
+        for (k_name, b_name), (kernel, bias) in zip(
+            layer_names(len(layers), prefix), layers, strict=True
+        ):
+            tensors[k_name] = np.ascontiguousarray(kernel, dtype=np.float32)
+            tensors[b_name] = np.ascontiguousarray(bias, dtype=np.float32)
     blob = save(tensors, metadata={"format": "ssmhub-mlp"})
     write_atomically(out / WEIGHTS, lambda f: f.write(blob))
     write_text_atomically(out / CONFIG, config.model_dump_json(indent=2))
@@ -176,9 +215,10 @@ def save_network(
 
 def read_network(path: Path, spec: ModelSpec | None = None) -> Network:
     """Load and check a network directory; ``spec`` is the installed plugin's spec."""
-    import jax.numpy as jnp
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
+
+    from ssmhub.files import sha256_of
 
     for name in (CONFIG, WEIGHTS):
         if not (path / name).is_file():
@@ -196,10 +236,27 @@ def read_network(path: Path, spec: ModelSpec | None = None) -> Network:
         tensors = load_file(path / WEIGHTS)
     except (SafetensorError, OSError) as exc:
         raise SsmhubError(f"{path / WEIGHTS}: unreadable weights: {exc}") from None
-    sizes = [len(config.inputs), *config.hidden, 1]
-    weights = []
+    weights = _layers(tensors, "", [len(config.inputs), *config.hidden, 1], path)
+    correction = None
+    if config.correction is not None:
+        n_in = len(config.parameter_names) + 1  # parameters and response
+        correction = _layers(
+            tensors, CORRECTION, [n_in, *config.correction.settings.hidden, 1], path
+        )
+    if tensors:
+        raise SsmhubError(f"{path / WEIGHTS}: unexpected tensors {sorted(tensors)}")
+    return Network(config, weights, correction, sha256_of(path / WEIGHTS))
+
+
+def _layers(
+    tensors: dict[str, np.ndarray], prefix: str, sizes: list[int], path: Path
+) -> tuple[tuple[Any, Any], ...]:
+    """Take the layers named ``prefix`` out of ``tensors``, checking shapes against config."""
+    import jax.numpy as jnp
+
+    layers = []
     for (k_name, b_name), n_in, n_out in zip(
-        layer_names(len(sizes) - 1), sizes[:-1], sizes[1:], strict=True
+        layer_names(len(sizes) - 1, prefix), sizes[:-1], sizes[1:], strict=True
     ):
         for name, shape in ((k_name, (n_in, n_out)), (b_name, (n_out,))):
             got = tensors.get(name)
@@ -208,11 +265,8 @@ def read_network(path: Path, spec: ModelSpec | None = None) -> Network:
                     f"{path / WEIGHTS}: tensor {name} has shape "
                     f"{None if got is None else got.shape}, config.json implies {shape}"
                 )
-        weights.append((jnp.asarray(tensors[k_name]), jnp.asarray(tensors[b_name])))
-    extra = set(tensors) - {n for pair in layer_names(len(weights)) for n in pair}
-    if extra:
-        raise SsmhubError(f"{path / WEIGHTS}: unexpected tensors {sorted(extra)}")
-    return Network(config=config, weights=tuple(weights))
+        layers.append((jnp.asarray(tensors.pop(k_name)), jnp.asarray(tensors.pop(b_name))))
+    return tuple(layers)
 
 
 def load_network(model: str, kind: NetworkKind, path: Path | None = None) -> Network:
@@ -273,6 +327,15 @@ def _card_metrics(config: NetworkConfig) -> str:
         else "Not evaluated: `ssmhub evaluate` measures a network against its model's exact "
         "or Fokker-Planck likelihood; a model with neither is checked by parameter recovery."
     )
+    if config.correction is not None:
+        c = config.correction
+        lines.append(
+            f"Carries a correction network ({list(c.settings.hidden)}, tanh; `ssmhub "
+            "normalise`) that renormalises its density to the choice probability of the CPN "
+            f"whose weights have sha256 `{c.cpn_sha256}`; held-out error of the correction: RMS "
+            f"{c.rms_error:.2g}, max {c.max_error:.2g} nats. The accuracy above is the "
+            "uncorrected network's."
+        )
     return "\n\n".join(lines)
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import shlex
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,15 @@ import numpy as np
 
 from ssmhub.errors import SsmhubError
 from ssmhub.generate import MANIFEST, Manifest, load_shard, read_manifest
-from ssmhub.network import Network, NetworkConfig, features, read_network, save_network
+from ssmhub.network import (
+    Network,
+    NetworkConfig,
+    command_line,
+    features,
+    fold_scaling,
+    read_network,
+    save_network,
+)
 from ssmhub.recipe import NetworkKind
 from ssmhub.trainer import TrainSettings
 
@@ -189,7 +195,8 @@ def train(
         train_loss, val_loss = _mean(train_losses), _mean(val_losses)
         improved = best is None or val_loss < best[0]
         if improved:
-            best = (val_loss, _fold_scaling(model, shift, scale))
+            layers = [(np.asarray(m.kernel[...]), np.asarray(m.bias[...])) for m in model.layers]
+            best = (val_loss, fold_scaling(layers, shift, scale))
             stale = 0
         else:
             stale += 1
@@ -218,10 +225,10 @@ def train(
             **{n: importlib.metadata.version(n) for n in ("jax", "flax", "optax")},
         },
         metrics={"validation_loss": best[0], "epochs": len(history), "history": history},
-        command=shlex.join(["ssmhub", *sys.argv[1:]]) if sys.argv[0].endswith("ssmhub") else "",
+        command=command_line(),
     )
     save_network(out_dir, config, best[1])
-    return Network(config, tuple((jnp.asarray(k), jnp.asarray(b)) for k, b in best[1]))
+    return read_network(out_dir)
 
 
 def _start_from(model: Any, path: Path, manifest: Manifest, settings: TrainSettings) -> None:
@@ -259,18 +266,6 @@ def _exact_gradient(manifest: Manifest) -> Callable[[Any], Any]:
         return exact.logp_rt(theta, batch[:, n], batch[:, n + 1]).sum()
 
     return lambda batch: jax.grad(total)(batch[:, :n], batch)
-
-
-def _fold_scaling(
-    model: Any, shift: np.ndarray, scale: np.ndarray
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Weights of ``model`` with the input standardisation folded into its first layer."""
-    weights = [
-        (np.asarray(layer.kernel[...]), np.asarray(layer.bias[...])) for layer in model.layers
-    ]
-    kernel, bias = weights[0]
-    weights[0] = (kernel / scale[:, None], bias - (shift / scale) @ kernel)
-    return weights
 
 
 def _mean(pairs: list[tuple[float, int]]) -> float:

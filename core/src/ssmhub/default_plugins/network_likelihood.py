@@ -1,24 +1,29 @@
 """The ``lan`` likelihood builder: trained networks (LAN, and CPN if there is one) for any model.
 
-Networks are found through the ``locate_network`` hook (cache, plugins, registries). The
-builder returns plain JAX functions; the guards (``rt <= t``, the training box) and the
+Networks are found through the ``locate_network`` hook (cache, plugins, registries). A LAN
+that carries a correction (`ssmhub.correction`) is renormalised to the CPN it was fitted to.
+The builder returns plain JAX functions; the guards (``rt <= t``, the training box) and the
 PyTensor wrapping are the core's, in `ssmhub.ops`.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 from ssmhub.hookspecs import hookimpl
 from ssmhub.likelihood import Array, Likelihood, LikelihoodBuilder
-from ssmhub.network import Network, load_network
+from ssmhub.network import Network, load_network, mlp
 from ssmhub.spec import ModelSpec
 
 
 def lan_logp(lan: Network, params: Array, rt: Array, response: Array) -> Array:
-    """LAN log-likelihoods of (N, P) parameter rows at (rt, response), in the network's dtype."""
+    """LAN log-likelihoods of (N, P) parameter rows at (rt, response), in the network's dtype.
+
+    The LAN's own output: its correction, if it carries one, is `corrected_lan_logp`'s.
+    """
     import jax.numpy as jnp
 
     dtype = lan.weights[0][0].dtype  # float32 weights: compute in float32, it is faster
@@ -31,6 +36,37 @@ def lan_logp(lan: Network, params: Array, rt: Array, response: Array) -> Array:
         axis=-1,
     )
     return lan(x)
+
+
+def corrected_lan_logp(lan: Network, params: Array, rt: Array, response: Array) -> Array:
+    """The LAN's log-likelihood minus its correction c(parameters, response)."""
+    import jax.numpy as jnp
+
+    assert lan.correction is not None
+    dtype = lan.weights[0][0].dtype
+    rows = jnp.concatenate(
+        [jnp.asarray(params, dtype), jnp.asarray(response, dtype)[:, None]], axis=-1
+    )
+    return lan_logp(lan, params, rt, response) - mlp(lan.correction, rows)
+
+
+def _lan_part(lan: Network, cpn: Network | None) -> Callable[[Array, Array, Array], Array]:
+    """The corrected LAN where its correction was fitted to this CPN; else the LAN, with a
+    warning if a correction had to be left out."""
+    correction = lan.config.correction
+    if correction is None:
+        return partial(lan_logp, lan)
+    if cpn is not None and cpn.weights_sha256 == correction.cpn_sha256:
+        return partial(corrected_lan_logp, lan)
+    found = "no CPN" if cpn is None else f"a CPN with sha256 {cpn.weights_sha256[:12]}"
+    warnings.warn(
+        f"the {lan.config.model} LAN's correction was fitted to the CPN with weights sha256 "
+        f"{correction.cpn_sha256[:12]}, but {found} was found: the LAN is used uncorrected "
+        "(`ssmhub normalise` fits a correction to the installed CPN)",
+        UserWarning,
+        stacklevel=3,
+    )
+    return partial(lan_logp, lan)
 
 
 def cpn_logp(cpn: Network, params: Array, response: Array) -> Array:
@@ -65,7 +101,7 @@ class NetworkLikelihood:
             for name in spec.parameter_names
         }
         return Likelihood(
-            partial(lan_logp, lan), partial(cpn_logp, cpn) if cpn is not None else None, box
+            _lan_part(lan, cpn), partial(cpn_logp, cpn) if cpn is not None else None, box
         )
 
 
