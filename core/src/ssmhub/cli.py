@@ -20,6 +20,7 @@ from ssmhub.plugins import get_manager
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pydantic import BaseModel
 
     from ssmhub.training import EpochReport
 
@@ -277,27 +278,22 @@ def train(
     seed: Annotated[int, typer.Option(help="Initialisation and shuffling seed.")] = 0,
 ) -> None:
     """Train a LAN or CPN (as the data say) on generated shards."""
-    from pydantic import ValidationError
-
     from ssmhub.generate import read_manifest
     from ssmhub.trainer import TrainSettings
 
-    try:
-        sizes = tuple(int(h) for h in hidden.split(","))
-        settings = TrainSettings(
-            hidden=sizes,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            patience=patience,
-            rt_feature=rt_feature,
-            gradient_weight=gradient_weight,
-            label_floor=label_floor,
-            init=init,
-            seed=seed,
-        )
-    except (ValueError, ValidationError) as exc:
-        raise SsmhubError(f"invalid training settings: {exc}") from None
+    settings = _settings(
+        TrainSettings,
+        hidden,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        patience=patience,
+        rt_feature=rt_feature,
+        gradient_weight=gradient_weight,
+        label_floor=label_floor,
+        init=init,
+        seed=seed,
+    )
     kind = read_manifest(data_dir).kind
     trainer = get_manager().trainers().get(kind)
     if trainer is None:
@@ -307,6 +303,16 @@ def train(
     with epoch_progress(f"train {kind}", epochs) as on_epoch:
         run(data_dir, out, settings, kind=kind, on_epoch=on_epoch)
     console.print(f"saved the best network to {out}")
+
+
+def _settings[S: BaseModel](cls: type[S], hidden: str, **values: Any) -> S:
+    """Training settings from options; ``hidden`` is comma-separated layer sizes."""
+    from pydantic import ValidationError
+
+    try:
+        return cls(hidden=tuple(int(h) for h in hidden.split(",")), **values)
+    except (ValueError, ValidationError) as exc:
+        raise SsmhubError(f"invalid settings: {exc}") from None
 
 
 @contextmanager
@@ -357,23 +363,19 @@ def normalise(
     seed: Annotated[int, typer.Option(help="Parameter draws and initialisation seed.")] = 0,
 ) -> None:
     """Renormalise a LAN to its CPN: fit a correction that gives each response the CPN's mass."""
-    from pydantic import ValidationError
-
     from ssmhub.correction import CorrectionSettings
     from ssmhub.network import read_network
     from ssmhub.normalise import normalise as run
 
-    try:
-        settings = CorrectionSettings(
-            hidden=tuple(int(h) for h in hidden.split(",")),
-            parameter_sets=parameter_sets,
-            epochs=epochs,
-            learning_rate=learning_rate,
-            gradient_weight=gradient_weight,
-            seed=seed,
-        )
-    except (ValueError, ValidationError) as exc:
-        raise SsmhubError(f"invalid normalise settings: {exc}") from None
+    settings = _settings(
+        CorrectionSettings,
+        hidden,
+        parameter_sets=parameter_sets,
+        epochs=epochs,
+        learning_rate=learning_rate,
+        gradient_weight=gradient_weight,
+        seed=seed,
+    )
     if cpn is None:
         model = read_network(lan).config.model
         cpn = get_manager().locate_network(get_manager().catalog.get(model), "cpn")
