@@ -163,6 +163,11 @@ def export(
     export_onnx(net, output)
     d = len(net.config.inputs)
     say(f"wrote {output}: {model} {kind}, input (1, {d}) = [{', '.join(net.config.inputs)}]")
+    if net.config.correction is not None:
+        say(
+            "the LAN's correction to its CPN (`ssmhub normalise`) is not part of the toolbox "
+            "contract: the file holds the LAN without it"
+        )
 
 
 def register(app: typer.Typer) -> None:
