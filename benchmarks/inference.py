@@ -1,6 +1,7 @@
 """Networks against the exact ddm likelihood, side by side in one run.
 
-1. Throughput: log-likelihood plus gradient (trials per second) for 1k, 10k and 100k trials.
+1. Throughput: log-likelihood plus gradient (trials per second) for 1k, 10k and 100k trials;
+   for a LAN that carries a correction (``ssmhub normalise``), also without it.
 2. Predicted fidelity, in seconds: at the exact likelihood's maximum, one Newton step of the
    network likelihood (Laplace approximation; the priors are flat) gives each parameter's
    shift in posterior SDs, for both networks and for the LAN or the CPN alone (the other
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -34,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 import ssmhub
+from ssmhub.default_plugins.network_likelihood import lan_logp
 from ssmhub.fitting import FitConfig, build_model, sample
 from ssmhub.likelihood import Likelihood
 from ssmhub.neuroracer import TRUTH, simulate_trials
@@ -51,9 +54,12 @@ def throughput() -> list[str]:
         rt = jnp.asarray(data["rt"].to_numpy(np.float32))
         response = jnp.asarray(data["response"].to_numpy(np.float32))
         theta = jnp.asarray(rng.normal([1.0, 1.5, 0.5, 0.3], 0.01), jnp.float32)
-        for name in ("lan", "exact"):
-            likelihood = guard(get_manager().likelihood(spec, name), spec, None)
-            rate = _rate(likelihood, rt, response, theta)
+        likelihoods = {name: get_manager().likelihood(spec, name) for name in ("lan", "exact")}
+        lan = ssmhub.load_network("ddm", "lan")
+        if lan.correction is not None:  # what the correction costs
+            likelihoods["lan without its correction"] = Likelihood(partial(lan_logp, lan), None)
+        for name, likelihood in likelihoods.items():
+            rate = _rate(guard(likelihood, spec, None), rt, response, theta)
             rows.append(f"| {n:,} | {name} | {rate:,.0f} |")
     return rows
 
