@@ -14,7 +14,7 @@ import ssmhub
 from ssmhub.correction import CorrectionSettings, Quadrature
 from ssmhub.default_plugins.network_likelihood import cpn_logp, lan_logp
 from ssmhub.errors import SsmhubError
-from ssmhub.network import WEIGHTS, read_network
+from ssmhub.network import PLOT, WEIGHTS, read_network
 from ssmhub.normalise import log_mass, normalise
 from ssmhub.plugins import get_manager
 
@@ -141,3 +141,12 @@ def test_the_cli_fits_against_the_installed_cpn_and_records_the_command(network_
     assert correction is not None
     assert correction.command.startswith("ssmhub normalise")
     assert correction.cpn_sha256 == read_network(network_home / "networks/ddm/cpn").weights_sha256
+
+
+def test_the_lans_accuracy_plot_comes_along(network_home, tmp_path):
+    lan = tmp_path / "lan"
+    shutil.copytree(network_home / "networks" / "ddm" / "lan", lan)
+    (lan / PLOT).write_bytes(b"the plot")
+    settings = CorrectionSettings(hidden=(4,), parameter_sets=200, epochs=1, batch_size=64)
+    normalise(lan, network_home / "networks" / "ddm" / "cpn", tmp_path / "out", settings)
+    assert (tmp_path / "out" / PLOT).read_bytes() == b"the plot"

@@ -22,7 +22,7 @@ import numpy as np
 from ssmhub import fokker_planck
 from ssmhub.errors import SsmhubError
 from ssmhub.likelihood import Likelihood
-from ssmhub.network import CARD, CONFIG, Accuracy, Network, model_card, read_network
+from ssmhub.network import CARD, CONFIG, PLOT, Accuracy, Network, model_card, read_network
 from ssmhub.recipe import NetworkKind, SolverGrid
 from ssmhub.spec import ModelSpec
 
@@ -274,7 +274,7 @@ def evaluate(
     write_text_atomically(path / CONFIG, config.model_dump_json(indent=2))
     write_text_atomically(path / CARD, model_card(config))
     if plot:
-        _plot(path / "accuracy.png", network, spec, draws)
+        _plot(path / PLOT, network, spec, draws)
     return report
 
 

@@ -40,6 +40,7 @@ MIN_DECISION_TIME = 1e-4
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 CARD = "README.md"
+PLOT = "accuracy.png"  # written by `ssmhub evaluate`, beside the accuracy it pictures
 
 
 class Accuracy(BaseModel):

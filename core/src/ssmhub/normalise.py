@@ -17,8 +17,17 @@ import numpy as np
 
 from ssmhub.correction import Correction, CorrectionSettings, Quadrature
 from ssmhub.errors import SsmhubError
+from ssmhub.files import write_atomically
 from ssmhub.likelihood import Array
-from ssmhub.network import Network, command_line, fold_scaling, mlp, read_network, save_network
+from ssmhub.network import (
+    PLOT,
+    Network,
+    command_line,
+    fold_scaling,
+    mlp,
+    read_network,
+    save_network,
+)
 from ssmhub.training import EpochReport
 
 if TYPE_CHECKING:
@@ -189,4 +198,6 @@ def normalise(
     config = lan.config.model_copy(update={"correction": correction})
     lan_layers = [(np.asarray(k), np.asarray(b)) for k, b in lan.weights]
     save_network(out_dir, config, lan_layers, layers)
+    if (lan_dir / PLOT).is_file():  # the LAN's accuracy, which its config still records
+        write_atomically(out_dir / PLOT, lambda f: f.write((lan_dir / PLOT).read_bytes()))
     return read_network(out_dir)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ssmhub.network import CARD, CONFIG, WEIGHTS, NetworkConfig
+from ssmhub.network import CARD, CONFIG, PLOT, WEIGHTS, NetworkConfig
 from ssmhub_registry import hub, settings
 from ssmhub_registry.card import model_card
 from ssmhub_registry.errors import PublishConflictError, PublishRefusedError
@@ -28,8 +28,6 @@ from ssmhub_registry.index import (
     PluginInfo,
     RegistryIndex,
 )
-
-PLOT = "accuracy.png"  # written by `ssmhub evaluate`; published when present
 
 
 @dataclass(frozen=True)
