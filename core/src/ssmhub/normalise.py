@@ -33,6 +33,7 @@ from ssmhub.training import EpochReport
 if TYPE_CHECKING:
     from ssmhub.network import Layers
 
+Rows = tuple[np.ndarray, np.ndarray, np.ndarray]  # inputs, values, parameter gradients
 LABEL_CHUNK = 2000  # parameter sets labelled per jitted call (x nodes LAN rows)
 DEFAULT_QUADRATURE = Quadrature()
 
@@ -123,71 +124,24 @@ def normalise(
     on_epoch: Callable[[EpochReport], None] | None = None,
 ) -> Network:
     """Fit the LAN's correction to the CPN; save the LAN with it to ``out_dir``, return it."""
-    import jax
-    import jax.numpy as jnp
-    import optax
-
     lan, cpn = read_pair(lan_dir, cpn_dir)
     names = lan.config.parameter_names
     both = [lan.config.box, cpn.config.box]  # where both networks were trained
     box = np.array([(max(b[n][0] for b in both), min(b[n][1] for b in both)) for n in names])
     rng = np.random.default_rng(settings.seed)
-    n, p = settings.parameter_sets, len(names)
-    theta = rng.uniform(box[:, 0], box[:, 1], (n, p)).astype(np.float32)
+    n = settings.parameter_sets
+    theta = rng.uniform(box[:, 0], box[:, 1], (n, len(names))).astype(np.float32)
     response = np.where(rng.random(n) < 0.5, 1.0, -1.0).astype(np.float32)
     y, gradients = correction_labels(lan, cpn, theta, response, settings.quadrature)
     finite = np.isfinite(y)
     x = np.column_stack([theta, response])[finite]
     y, gradients = y[finite], np.nan_to_num(gradients[finite])
-    shift, scale = x.mean(0), x.std(0) + 1e-6
     n_train = int(len(x) * (1 - settings.validation_fraction))
-    sd = jnp.asarray((box[:, 1] - box[:, 0]) / np.sqrt(12), jnp.float32)
-
-    def predict(weights: Layers, rows: Array) -> Array:
-        return mlp(weights, (rows - shift) / scale)
-
-    def loss(weights: Layers, xb: Array, yb: Array, gb: Array) -> Array:
-        value = jnp.mean((predict(weights, xb) - yb) ** 2)
-        gx = jax.grad(lambda rows: predict(weights, rows).sum())(xb)[:, :p]
-        return value + settings.gradient_weight * jnp.mean(((gx - gb) * sd) ** 2)
-
-    key, weights = jax.random.key(settings.seed), []
-    for a, b in itertools.pairwise([p + 1, *settings.hidden, 1]):
-        key, sub = jax.random.split(key)
-        weights.append((jax.random.normal(sub, (a, b)) * np.sqrt(1.0 / a), jnp.zeros(b)))
-    steps = settings.epochs * (n_train // settings.batch_size)
-    schedule = optax.warmup_cosine_decay_schedule(
-        0.0, settings.learning_rate, steps // 20, steps, settings.learning_rate / 100
-    )
-    optimizer = optax.adam(schedule)
-    state = optimizer.init(weights)
-
-    @jax.jit
-    def step(weights: Layers, state: optax.OptState, xb: Array, yb: Array, gb: Array) -> tuple:
-        value, grads = jax.value_and_grad(loss)(weights, xb, yb, gb)
-        updates, state = optimizer.update(grads, state, weights)
-        return optax.apply_updates(weights, updates), state, value
-
-    held_out = jax.jit(loss)
-    train = [jnp.asarray(a[:n_train]) for a in (x, y, gradients)]
-    valid = [jnp.asarray(a[n_train:]) for a in (x, y, gradients)]
-    best: tuple[float, Layers] | None = None
-    for epoch in range(1, settings.epochs + 1):
-        order = rng.permutation(n_train)
-        losses = []
-        for i in range(0, n_train - settings.batch_size + 1, settings.batch_size):
-            index = order[i : i + settings.batch_size]
-            weights, state, value = step(weights, state, *(a[index] for a in train))
-            losses.append(float(value))
-        val_loss = float(held_out(weights, *valid))
-        improved = best is None or val_loss < best[0]
-        if improved:
-            best = (val_loss, [(np.asarray(k), np.asarray(b)) for k, b in weights])
-        if on_epoch:
-            on_epoch(EpochReport(epoch, float(np.mean(losses)), val_loss, improved))
-    assert best is not None
-    layers = fold_scaling(best[1], shift, scale)
-    error = np.asarray(mlp(layers, valid[0])) - np.asarray(valid[1])
+    sd = (box[:, 1] - box[:, 0]) / np.sqrt(12)
+    train = (x[:n_train], y[:n_train], gradients[:n_train])
+    held_out = (x[n_train:], y[n_train:], gradients[n_train:])
+    layers = fit_correction(train, held_out, sd, settings, rng, on_epoch)
+    error = np.asarray(mlp(layers, x[n_train:])) - y[n_train:]
     correction = Correction(
         cpn_sha256=cpn.weights_sha256,
         settings=settings,
@@ -201,3 +155,68 @@ def normalise(
     if (lan_dir / PLOT).is_file():  # the LAN's accuracy, which its config still records
         write_atomically(out_dir / PLOT, lambda f: f.write((lan_dir / PLOT).read_bytes()))
     return read_network(out_dir)
+
+
+def fit_correction(
+    train: Rows,
+    held_out: Rows,
+    sd: np.ndarray,
+    settings: CorrectionSettings,
+    rng: np.random.Generator,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> Layers:
+    """A tanh MLP fitted to values and parameter gradients (per ``sd`` of each parameter);
+    the best on ``held_out`` is returned, its input standardisation folded in."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    p = train[2].shape[1]
+    shift, scale = train[0].mean(0), train[0].std(0) + 1e-6
+    per_sd = jnp.asarray(sd, jnp.float32)
+
+    def predict(weights: Layers, rows: Array) -> Array:
+        return mlp(weights, (rows - shift) / scale)
+
+    def loss(weights: Layers, xb: Array, yb: Array, gb: Array) -> Array:
+        value = jnp.mean((predict(weights, xb) - yb) ** 2)
+        gx = jax.grad(lambda rows: predict(weights, rows).sum())(xb)[:, :p]
+        return value + settings.gradient_weight * jnp.mean(((gx - gb) * per_sd) ** 2)
+
+    key, weights = jax.random.key(settings.seed), []
+    for a, b in itertools.pairwise([p + 1, *settings.hidden, 1]):
+        key, sub = jax.random.split(key)
+        weights.append((jax.random.normal(sub, (a, b)) * np.sqrt(1.0 / a), jnp.zeros(b)))
+    n_train = len(train[0])
+    steps = settings.epochs * (n_train // settings.batch_size)
+    schedule = optax.warmup_cosine_decay_schedule(
+        0.0, settings.learning_rate, steps // 20, steps, settings.learning_rate / 100
+    )
+    optimizer = optax.adam(schedule)
+    state = optimizer.init(weights)
+
+    @jax.jit
+    def step(weights: Layers, state: optax.OptState, xb: Array, yb: Array, gb: Array) -> tuple:
+        value, grads = jax.value_and_grad(loss)(weights, xb, yb, gb)
+        updates, state = optimizer.update(grads, state, weights)
+        return optax.apply_updates(weights, updates), state, value
+
+    evaluate = jax.jit(loss)
+    on_device = [jnp.asarray(a) for a in train]
+    checked = [jnp.asarray(a) for a in held_out]
+    best: tuple[float, Layers] | None = None
+    for epoch in range(1, settings.epochs + 1):
+        order = rng.permutation(n_train)
+        losses = []
+        for i in range(0, n_train - settings.batch_size + 1, settings.batch_size):
+            index = order[i : i + settings.batch_size]
+            weights, state, value = step(weights, state, *(a[index] for a in on_device))
+            losses.append(float(value))
+        val_loss = float(evaluate(weights, *checked))
+        improved = best is None or val_loss < best[0]
+        if improved:
+            best = (val_loss, [(np.asarray(k), np.asarray(b)) for k, b in weights])
+        if on_epoch:
+            on_epoch(EpochReport(epoch, float(np.mean(losses)), val_loss, improved))
+    assert best is not None
+    return fold_scaling(best[1], shift, scale)
