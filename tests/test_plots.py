@@ -61,6 +61,7 @@ def test_evaluate_without_a_reference_likelihood_says_so_and_records_nothing(tmp
             "inputs": (*spec.parameter_names, "rt", "response"),
             "box": {p.name: (p.lower, p.upper) for p in spec.parameters},
             "metrics": {},
+            "correction": None,  # the ddm's correction takes the ddm's parameters
         }
     )
     (kernel, bias), *rest = [(np.array(k), np.array(b)) for k, b in ddm.weights]

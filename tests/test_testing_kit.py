@@ -388,7 +388,8 @@ SHIPPER = TINY_DDM_SOURCE + textwrap.dedent("""
 def ddm_lan_as(out, nan_weights: bool = False, **config_changes):
     """The ddm's shipped LAN, saved to ``out`` with its config changed."""
     network = read_network(shipped_network("ssmhub_ddm", "lan"))
-    config = network.config.model_copy(update={"model": "tinyddm", **config_changes})
+    changes = {"model": "tinyddm", "correction": None, **config_changes}  # the LAN alone
+    config = network.config.model_copy(update=changes)
     weights = [(np.array(k), np.array(b)) for k, b in network.weights]
     if nan_weights:
         weights[-1][1][:] = np.nan

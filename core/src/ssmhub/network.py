@@ -200,7 +200,11 @@ def save_network(
     from ssmhub.files import write_atomically, write_text_atomically
 
     if (correction is None) != (config.correction is None):
-        raise ValueError("a correction's weights and its config come together")
+        raise ValueError(
+            "config.correction and the correction's weights come together: "
+            f"config.correction is {'set' if config.correction else 'None'}, the weights "
+            f"{'are missing' if correction is None else 'were given'}"
+        )
     tensors = {}
     for prefix, layers in (("", weights), (CORRECTION, correction or [])):
         for (k_name, b_name), (kernel, bias) in zip(
