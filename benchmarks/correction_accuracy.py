@@ -19,7 +19,6 @@ import jax.numpy as jnp
 import numpy as np
 
 import ssmhub
-from ssmhub.network import mlp
 from ssmhub.normalise import correction_labels
 
 
@@ -43,10 +42,7 @@ def main() -> None:
     response = np.where(rng.random(args.sets) < 0.5, 1.0, -1.0).astype(np.float32)
     value, gradient = correction_labels(lan, cpn, theta, response, correction.settings.quadrature)
 
-    def c_hat(theta: jax.Array) -> jax.Array:
-        return mlp(lan.correction, jnp.column_stack([theta, response]))
-
-    ours, pull = jax.vjp(c_hat, jnp.asarray(theta))
+    ours, pull = jax.vjp(lambda th: lan.correction_of(th, response), jnp.asarray(theta))
     (our_gradient,) = pull(jnp.ones_like(ours))
     value_error = np.asarray(ours) - value
     gradient_error = np.asarray(our_gradient) - gradient

@@ -136,6 +136,17 @@ class Network:
         """The raw network output (a log-likelihood, or the logit of P(upper))."""
         return mlp(self.weights, features(self.config.inputs, self.config.settings.rt_feature, x))
 
+    def correction_of(self, params: Any, response: Any) -> Any:
+        """The correction c(parameters, response) this LAN carries (`ssmhub.correction`)."""
+        import jax.numpy as jnp
+
+        assert self.correction is not None
+        dtype = self.weights[0][0].dtype
+        rows = jnp.concatenate(
+            [jnp.asarray(params, dtype), jnp.asarray(response, dtype)[:, None]], axis=-1
+        )
+        return mlp(self.correction, rows)
+
     def __call__(self, x: Any) -> Any:
         import jax
 

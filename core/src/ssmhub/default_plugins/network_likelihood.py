@@ -15,7 +15,7 @@ from functools import partial
 
 from ssmhub.hookspecs import hookimpl
 from ssmhub.likelihood import Array, Likelihood, LikelihoodBuilder
-from ssmhub.network import Network, load_network, mlp
+from ssmhub.network import Network, load_network
 from ssmhub.spec import ModelSpec
 
 
@@ -40,14 +40,7 @@ def lan_logp(lan: Network, params: Array, rt: Array, response: Array) -> Array:
 
 def corrected_lan_logp(lan: Network, params: Array, rt: Array, response: Array) -> Array:
     """The LAN's log-likelihood minus its correction c(parameters, response)."""
-    import jax.numpy as jnp
-
-    assert lan.correction is not None
-    dtype = lan.weights[0][0].dtype
-    rows = jnp.concatenate(
-        [jnp.asarray(params, dtype), jnp.asarray(response, dtype)[:, None]], axis=-1
-    )
-    return lan_logp(lan, params, rt, response) - mlp(lan.correction, rows)
+    return lan_logp(lan, params, rt, response) - lan.correction_of(params, response)
 
 
 def _lan_part(lan: Network, cpn: Network | None) -> Callable[[Array, Array, Array], Array]:
