@@ -22,7 +22,7 @@ import numpy as np
 import optax
 
 from ssmhub.generate import load_shard, read_manifest
-from ssmhub.network import read_network, save_network
+from ssmhub.network import mlp, read_network, save_network
 from ssmhub_ddm.exact import logpdf
 
 FLOOR, NODES, SETS, BATCH, PARAMETERS = -20.0, 96, 64, 4096, ("v", "a", "z", "t")
@@ -32,14 +32,6 @@ x, w = np.polynomial.legendre.leggauss(NODES)
 U_LO, U_HI = np.log(1e-3), np.log(20.0)
 U = jnp.asarray((x + 1) / 2 * (U_HI - U_LO) + U_LO, jnp.float32)
 LOG_WEIGHT = jnp.asarray(np.log(w * (U_HI - U_LO) / 2), jnp.float32) + U  # d(rt) = e^u du
-
-
-def mlp(weights: Weights, rows: jax.Array) -> jax.Array:
-    h = rows
-    for kernel, bias in weights[:-1]:
-        h = jnp.tanh(h @ kernel + bias)
-    kernel, bias = weights[-1]
-    return (h @ kernel + bias)[..., 0]
 
 
 def quadrature_rows(theta: jax.Array) -> jax.Array:
