@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 from rich.console import Console
@@ -17,12 +17,13 @@ from rich.table import Table
 from ssmhub.errors import SsmhubError
 from ssmhub.files import write_text_atomically
 from ssmhub.plugins import get_manager
+from ssmhub.recipe import NetworkKind
 
 if TYPE_CHECKING:
     import pandas as pd
     from pydantic import BaseModel
 
-    from ssmhub.training import EpochReport
+    from ssmhub.trainer import EpochReport
 
 app = typer.Typer(
     name="ssmhub",
@@ -195,7 +196,7 @@ def simulate(
 def generate(
     model: Annotated[str, typer.Argument(help="Model name, e.g. ddm.")],
     out: Annotated[Path, typer.Option(help="Directory for the shards and manifest.")],
-    kind: Annotated[str, typer.Option(help="Network kind: lan or cpn.")] = "lan",
+    kind: Annotated[str, typer.Option(help="Network kind: lan, cpn or mnle.")] = "lan",
     recipe: Annotated[
         Path | None, typer.Option(help="Recipe JSON; default: the model's own recipe.")
     ] = None,
@@ -211,8 +212,8 @@ def generate(
     from ssmhub.generate import generate as run
     from ssmhub.recipe import Recipe, load_recipe
 
-    if kind not in ("lan", "cpn"):
-        raise SsmhubError(f"--kind must be 'lan' or 'cpn', got {kind!r}")
+    if kind not in get_args(NetworkKind):
+        raise SsmhubError(f"--kind must be 'lan', 'cpn' or 'mnle', got {kind!r}")
     manager = get_manager()
     spec = manager.catalog.get(model)
     chosen: Recipe = load_recipe(recipe) if recipe else manager.recipe(spec, kind)
@@ -272,12 +273,22 @@ def train(
         float | None,
         typer.Option(help="LAN: train log-likelihood labels below this as this value."),
     ] = None,
+    components: Annotated[
+        int, typer.Option(help="mnle: Gaussians per choice in the density of log(rt - t).")
+    ] = 8,
+    distill_weight: Annotated[
+        float,
+        typer.Option(
+            help="mnle: weight of the loss on each trial's log-likelihood against the model's "
+            "exact likelihood (0: maximum likelihood on the simulations alone)."
+        ),
+    ] = 0.0,
     init: Annotated[
         Path | None, typer.Option(help="Network directory to start from (fine-tuning).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Initialisation and shuffling seed.")] = 0,
 ) -> None:
-    """Train a LAN or CPN (as the data say) on generated shards."""
+    """Train a LAN, CPN or MNLE (as the data say) on generated shards."""
     from ssmhub.generate import read_manifest
     from ssmhub.trainer import TrainSettings
 
@@ -291,6 +302,8 @@ def train(
         rt_feature=rt_feature,
         gradient_weight=gradient_weight,
         label_floor=label_floor,
+        components=components,
+        distill_weight=distill_weight,
         init=init,
         seed=seed,
     )
@@ -298,10 +311,8 @@ def train(
     trainer = get_manager().trainers().get(kind)
     if trainer is None:
         raise SsmhubError(f"no trainer registered for {kind} networks")
-    from ssmhub.training import train as run
-
     with epoch_progress(f"train {kind}", epochs) as on_epoch:
-        run(data_dir, out, settings, kind=kind, on_epoch=on_epoch)
+        trainer.train(data_dir, out, settings, on_epoch=on_epoch)
     console.print(f"saved the best network to {out}")
 
 

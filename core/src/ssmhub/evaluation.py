@@ -125,6 +125,7 @@ def has_reference(spec: ModelSpec) -> bool:
 
 
 N_PLOTTED = 4  # LAN parameter sets drawn in accuracy.png
+N_MASS = 50  # MNLE parameter sets whose densities are integrated
 
 
 @dataclass(frozen=True)
@@ -200,8 +201,8 @@ def measure(
     upper = np.array([box[n][1] for n in spec.parameter_names])
     thetas = rng.uniform(lower, upper, size=(n_parameter_sets, len(lower)))
     kind = network.config.kind
-    seeds = [int(rng.integers(2**31)) if kind == "lan" else 0 for _ in thetas]
-    plotted = [kind == "lan" and k < N_PLOTTED for k in range(n_parameter_sets)]
+    seeds = [int(rng.integers(2**31)) if kind != "cpn" else 0 for _ in thetas]
+    plotted = [kind != "cpn" and k < N_PLOTTED for k in range(n_parameter_sets)]
     tasks = (
         [spec.name] * n_parameter_sets,
         [kind] * n_parameter_sets,
@@ -233,19 +234,65 @@ def measure(
         finite = np.isfinite(ref)
         err = np.abs(net[finite] - ref[finite])
         unscored = int(np.sum(~finite))
-    report = Accuracy(
-        reference=name,
-        unit="nats" if kind == "lan" else "probability",
-        n_parameter_sets=n_parameter_sets,
-        n_trials_per_set=n_trials if kind == "lan" else 1,
+    report = _report(name, n_parameter_sets, n_trials if kind != "cpn" else None, seed, err)
+    report = report.model_copy(update={"n_unscored": unscored})
+    return report, draws
+
+
+def _report(
+    reference: str, n_sets: int, n_trials: int | None, seed: int, err: np.ndarray
+) -> Accuracy:
+    """Errors in nats per trial (``n_trials`` per set), or in probability (None)."""
+    return Accuracy(
+        reference=reference,
+        unit="nats" if n_trials else "probability",
+        n_parameter_sets=n_sets,
+        n_trials_per_set=n_trials or 1,
         seed=seed,
         median_abs_error=float(np.median(err)),
         p90_abs_error=float(np.quantile(err, 0.9)),
         p99_abs_error=float(np.quantile(err, 0.99)),
         max_abs_error=float(np.max(err)),
-        n_unscored=unscored,
     )
-    return report, draws
+
+
+def choice_accuracy(
+    network: Network, spec: ModelSpec, draws: list[ReferenceDraw], reference: str, seed: int
+) -> Accuracy:
+    """An MNLE's error in P(response = +1) against the reference, at the draws' parameters.
+
+    The network's probability is that of deciding +1 within its horizon; the reference's
+    has no horizon, so the two differ by at most the undecided share.
+    """
+    import jax.numpy as jnp
+
+    from ssmhub.mnle import choice_index, log_choice_probability
+
+    thetas = np.stack([d.theta for d in draws]).astype(np.float32)
+    upper = choice_index(jnp.ones(len(thetas)), spec.choices)
+    net = np.exp(np.asarray(log_choice_probability(network.head(thetas), upper), np.float64))
+    err = np.abs(net - np.array([d.p_upper for d in draws]))
+    return _report(reference, len(draws), None, seed, err)
+
+
+def mass_error(network: Network, thetas: np.ndarray) -> float:
+    """The largest |integral over rt of p(rt | choice) - 1| of an MNLE, over ``thetas`` and
+    choices, by the trapezoid rule in log decision time from 1e-6 s to e^8 s: the check that
+    its densities are normalised, measured rather than assumed."""
+    import jax.numpy as jnp
+
+    from ssmhub.mnle import log_rt_density
+
+    y = np.linspace(np.log(1e-6), 8.0, 20_001)
+    head = network.head(thetas.astype(np.float32))
+    worst = 0.0
+    for k in range(len(network.config.choices or ())):
+        for row in range(len(thetas)):
+            one = type(head)(*(x[row : row + 1] for x in head))
+            log_p = log_rt_density(one, jnp.full(y.size, k), jnp.asarray(y, jnp.float32))
+            density = np.exp(np.asarray(log_p, np.float64) + y)  # per unit of y
+            worst = max(worst, abs(float(np.trapezoid(density, y)) - 1.0))
+    return worst
 
 
 def evaluate(
@@ -268,9 +315,14 @@ def evaluate(
     report, draws = measure(
         network, spec, n_parameter_sets, n_trials, seed, n_workers=n_workers, scheduler=scheduler
     )
-    config = network.config.model_copy(
-        update={"metrics": {**network.config.metrics, "accuracy": report.model_dump()}}
-    )
+    metrics = {**network.config.metrics, "accuracy": report.model_dump()}
+    if network.config.kind == "mnle":
+        thetas = np.stack([d.theta for d in draws])
+        metrics["choice_accuracy"] = choice_accuracy(
+            network, spec, draws, report.reference, seed
+        ).model_dump()
+        metrics["mass_error"] = mass_error(network, thetas[:N_MASS])
+    config = network.config.model_copy(update={"metrics": metrics})
     write_text_atomically(path / CONFIG, config.model_dump_json(indent=2))
     write_text_atomically(path / CARD, model_card(config))
     if plot:

@@ -76,6 +76,8 @@ def read_manifest(root: Path) -> Manifest:
 def columns_for(spec: ModelSpec, kind: NetworkKind) -> tuple[str, ...]:
     if kind == "lan":
         return (*spec.parameter_names, "rt", "response", "log_likelihood")
+    if kind == "mnle":  # raw trials; an undecided one has rt and response NaN
+        return (*spec.parameter_names, "rt", "response")
     return (*spec.parameter_names, "p_upper")
 
 
@@ -96,6 +98,10 @@ def make_shard(model: str, recipe: Recipe, index: int) -> np.ndarray:
     upper = np.array([box[n][1] for n in spec.parameter_names])
     thetas = rng.uniform(lower, upper, size=(n_sets, len(lower)))
     seeds = rng.integers(0, 2**31, size=n_sets)
+    if recipe.kind == "mnle":
+        from ssmhub.labels import simulated_trials
+
+        return simulated_trials(spec, recipe, simulator, thetas, int(seeds[0]))
     labeller = Labeller(spec, recipe, simulator, likelihood)
     rows = [
         labeller.rows(dict(zip(spec.parameter_names, map(float, theta), strict=True)), int(seed))

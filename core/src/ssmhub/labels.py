@@ -27,7 +27,7 @@ from ssmhub.spec import ModelSpec
 # The revision of each estimator's labels. Bump it when the labels a recipe makes change, so
 # that `generate` does not mix old and new shards in one directory. pyddm 2: the tail after
 # PyDDM stops solving is continued (see fokker_planck) instead of labelled impossible.
-LABELS_REVISION: dict[Estimator, int] = {"kde": 1, "pyddm": 2, "exact": 1}
+LABELS_REVISION: dict[Estimator, int] = {"kde": 1, "pyddm": 2, "exact": 1, "simulation": 1}
 
 # Label of impossible points (rt below zero or beyond the density's reach), as in LAN training.
 LOG_FLOOR = math.log(1e-29)
@@ -90,6 +90,32 @@ def check_estimator(spec: ModelSpec, recipe: Recipe, likelihood: Likelihood | No
             fokker_planck.check_solvable(spec)
         except SsmhubError as exc:
             raise SsmhubError(f"recipe.estimator: 'pyddm': {exc}") from None
+
+
+def undecided(spec: ModelSpec, rt: np.ndarray, response: np.ndarray, horizon: float, t: Any) -> Any:
+    """Trials the simulator did not finish: ssm-simulators marks some -999, and ends others at
+    its horizon with a response it picked; neither is a choice the model made."""
+    decision_time = rt - t
+    return ~np.isin(response, spec.choices) | ~(rt >= 0) | (decision_time >= horizon)
+
+
+def simulated_trials(
+    spec: ModelSpec, recipe: Recipe, simulator: Simulator, thetas: np.ndarray, seed: int
+) -> np.ndarray:
+    """``n_simulations`` raw trials of each parameter row, one simulator call for all rows.
+
+    Rows are [parameters, rt, response], grouped by parameter set (the `mnle` trainer reads
+    them ``n_simulations`` at a time); an undecided trial (see `undecided`) keeps its row,
+    with rt and response NaN, so that its share is learnt as the undecided outcome.
+    """
+    n, names = recipe.n_simulations, spec.parameter_names
+    sim = simulator({name: thetas[:, i] for i, name in enumerate(names)}, n, seed)
+    t = thetas[:, names.index("t"), None] if "t" in names else 0.0
+    rt, response = sim.rt.astype(np.float64), sim.response.astype(np.float64)
+    lost = undecided(spec, rt, response, recipe.max_rt, t)
+    rt[lost], response[lost] = np.nan, np.nan
+    params = np.repeat(thetas, n, axis=0)
+    return np.column_stack([params, rt.ravel(), response.ravel()]).astype(np.float32)
 
 
 @dataclass(frozen=True)

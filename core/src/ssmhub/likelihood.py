@@ -14,6 +14,9 @@ from ssmhub.spec import ModelSpec
 
 Array = Any  # a jax.Array; jax is imported only where networks are used
 
+# Decision times below this are seen as this by networks (the likelihood there is guarded).
+MIN_DECISION_TIME = 1e-4
+
 
 class Likelihood(NamedTuple):
     """Per-trial log-likelihoods of one model as JAX functions.

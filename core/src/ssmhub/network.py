@@ -24,8 +24,10 @@ from pydantic import (
     ValidationError,
 )
 
+from ssmhub import mnle
 from ssmhub.correction import Correction
 from ssmhub.errors import SsmhubError
+from ssmhub.likelihood import MIN_DECISION_TIME
 from ssmhub.recipe import NetworkKind, Recipe
 from ssmhub.spec import ModelSpec
 from ssmhub.trainer import RtFeature, TrainSettings
@@ -35,8 +37,6 @@ if TYPE_CHECKING:
 
     Layers = list[tuple[np.ndarray, np.ndarray]]
 
-# Decision times below this are seen as this (the likelihood there is guarded anyway).
-MIN_DECISION_TIME = 1e-4
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
 CARD = "README.md"
@@ -98,8 +98,12 @@ class NetworkConfig(BaseModel):
     kind: NetworkKind
     parameter_names: tuple[str, ...]
     inputs: tuple[str, ...]
-    output: Literal["log_likelihood", "logit_p_upper"]
+    output: Literal["log_likelihood", "logit_p_upper", "mixture"]
     hidden: tuple[int, ...]
+    # mnle only (see `ssmhub.mnle`): the spec's choices in output order, and the Gaussians
+    # per choice.
+    choices: tuple[int, ...] | None = None
+    components: PositiveInt | None = None
     activation: Literal["tanh"] = "tanh"
     box: dict[str, tuple[float, float]]
     recipe: Recipe
@@ -112,6 +116,14 @@ class NetworkConfig(BaseModel):
     correction: Correction | None = None
 
     @property
+    def n_outputs(self) -> int:
+        if self.kind != "mnle":
+            return 1
+        assert self.choices is not None
+        assert self.components is not None
+        return mnle.n_outputs(len(self.choices), self.components)
+
+    @property
     def accuracy(self) -> Accuracy | None:
         """The recorded accuracy report, if the network was evaluated."""
         report = self.metrics.get("accuracy")
@@ -122,8 +134,9 @@ class NetworkConfig(BaseModel):
 class Network:
     """A loaded network: call it on input rows laid out as ``config.inputs``.
 
-    A LAN maps (N, P + 2) rows [parameters, rt, response] to N log-likelihoods; a CPN maps
-    (N, P) parameter rows to N values of log P(response = +1). ``weights_sha256`` identifies
+    A LAN, and an MNLE, map (N, P + 2) rows [parameters, rt, response] to N log-likelihoods;
+    a CPN maps (N, P) parameter rows to N values of log P(response = +1). An MNLE's own
+    interface is `head` (parameters only) and `ssmhub.mnle`. ``weights_sha256`` identifies
     the weights file, so that a LAN's correction can check it sits beside its own CPN.
     """
 
@@ -136,33 +149,66 @@ class Network:
         """The raw network output (a log-likelihood, or the logit of P(upper))."""
         return mlp(self.weights, features(self.config.inputs, self.config.settings.rt_feature, x))
 
+    def head(self, params: Any) -> mnle.Head:
+        """An MNLE's distributions at (B, P) parameter rows."""
+        import jax.numpy as jnp
+
+        c = self.config
+        assert c.kind == "mnle"
+        assert c.choices is not None
+        assert c.components is not None
+        out = mlp_outputs(self.weights, jnp.asarray(params, self.weights[0][0].dtype))
+        return mnle.head(out, len(c.choices), c.components)
+
+    def mnle_logp(self, params: Any, rt: Any, response: Any) -> Any:
+        """An MNLE's log p(rt, response); ``params`` is (1, P) or (N, P), rt and response (N,)."""
+        import jax.numpy as jnp
+
+        names = self.config.parameter_names
+        assert self.config.choices is not None
+        t = jnp.asarray(params)[:, names.index("t")] if "t" in names else 0.0
+        index = mnle.choice_index(response, self.config.choices)
+        y = mnle.decision_log_time(jnp.asarray(rt, self.weights[0][0].dtype), t)
+        return mnle.log_likelihood(self.head(params), index, y)
+
     def correction_of(self, params: Any, response: Any) -> Any:
         """The correction c(parameters, response) this LAN carries (`ssmhub.correction`)."""
         import jax.numpy as jnp
 
         assert self.correction is not None
         dtype = self.weights[0][0].dtype
-        rows = jnp.concatenate(
-            [jnp.asarray(params, dtype), jnp.asarray(response, dtype)[:, None]], axis=-1
-        )
+        response = jnp.asarray(response, dtype)
+        params = jnp.broadcast_to(jnp.asarray(params, dtype), (*response.shape, params.shape[-1]))
+        rows = jnp.concatenate([params, response[:, None]], axis=-1)
         return mlp(self.correction, rows)
 
     def __call__(self, x: Any) -> Any:
         import jax
 
+        if self.config.kind == "mnle":
+            n = len(self.config.parameter_names)
+            return self.mnle_logp(x[:, :n], x[:, n], x[:, n + 1])
         out = self.logits(x)
         return jax.nn.log_sigmoid(out) if self.config.kind == "cpn" else out
 
 
-def mlp(weights: tuple[tuple[Any, Any], ...] | list[tuple[Any, Any]], x: Any) -> Any:
-    """A tanh MLP with one output: the function every ssmhub network computes."""
+Weights = tuple[tuple[Any, Any], ...] | list[tuple[Any, Any]]
+
+
+def mlp_outputs(weights: Weights, x: Any) -> Any:
+    """A tanh MLP: the function every ssmhub network computes."""
     import jax.numpy as jnp
 
     h = jnp.asarray(x)
     for kernel, bias in weights[:-1]:
         h = jnp.tanh(h @ kernel + bias)
     kernel, bias = weights[-1]
-    return (h @ kernel + bias)[..., 0]
+    return h @ kernel + bias
+
+
+def mlp(weights: Weights, x: Any) -> Any:
+    """A tanh MLP's one output."""
+    return mlp_outputs(weights, x)[..., 0]
 
 
 def features(inputs: tuple[str, ...], rt_feature: RtFeature, x: Any) -> Any:
@@ -252,7 +298,7 @@ def read_network(path: Path, spec: ModelSpec | None = None) -> Network:
         tensors = load_file(path / WEIGHTS)
     except (SafetensorError, OSError) as exc:
         raise SsmhubError(f"{path / WEIGHTS}: unreadable weights: {exc}") from None
-    weights = _layers(tensors, "", [len(config.inputs), *config.hidden, 1], path)
+    weights = _layers(tensors, "", [len(config.inputs), *config.hidden, config.n_outputs], path)
     correction = None
     if config.correction is not None:
         n_in = len(config.parameter_names) + 1  # parameters and response
@@ -355,6 +401,14 @@ def _card_metrics(config: NetworkConfig) -> str:
     return "\n\n".join(lines)
 
 
+KIND_NAMES = {
+    "lan": "likelihood approximation network",
+    "cpn": "choice probability network",
+    "mnle": "normalised likelihood network of reaction time and choice (MNLE type; "
+    "choices, then a mixture of Gaussians in log decision time per choice)",
+}
+
+
 def model_card(config: NetworkConfig) -> str:
     """A short model card: what the network is, how it was made, how well it does."""
     box = "\n".join(f"| {n} | {lo:g} | {hi:g} |" for n, (lo, hi) in config.box.items())
@@ -365,7 +419,7 @@ license: mit
 ---
 # {config.model} {config.kind.upper()}
 
-A {"likelihood approximation network" if config.kind == "lan" else "choice probability network"}
+A {KIND_NAMES[config.kind]}
 for the `{config.model}` model, trained with ssmhub. Inputs: `{", ".join(config.inputs)}`;
 output: {config.output}; layers {list(config.hidden)} with {config.activation}.
 

@@ -28,7 +28,7 @@ from ssmhub.network import (
     read_network,
     save_network,
 )
-from ssmhub.training import EpochReport
+from ssmhub.trainer import EpochReport
 
 if TYPE_CHECKING:
     from ssmhub.network import Layers

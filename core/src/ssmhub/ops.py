@@ -187,7 +187,8 @@ def guard(
     whatever a network says: a finite floor there would make a large ``t`` look plausible.
     Parameter rows outside ``box`` (None: no box) are ``-inf`` too. Guarded rows are
     evaluated at a stand-in point inside the box and masked afterwards (the double
-    ``where``), so gradients stay finite there.
+    ``where``), so gradients stay finite there. ``params`` keeps its shape throughout: one
+    row shared by all trials stays one row.
     """
     names = spec.parameter_names
     box = box or {}
@@ -197,27 +198,26 @@ def guard(
         [(box[n][0] + box[n][1]) / 2 if n in box else spec.parameter(n).default for n in names]
     )
     t = names.index("t") if "t" in names else None
-    stand_in_rt = (stand_in[t] if t is not None else 0.0) + 1.0
 
     def in_box(params: Array) -> Array:
         return jnp.all((params >= lower) & (params <= upper), axis=-1)
 
+    def safe(params: Array) -> tuple[Array, Array]:
+        """Rows in the box, the others replaced by the stand-in; kept at their own shape."""
+        ok = in_box(params)
+        return ok, jnp.where(ok[..., None], params, stand_in.astype(params.dtype))
+
     def logp_rt(params: Array, rt: Array, response: Array) -> Array:
-        ok = in_box(params) & (rt > (params[..., t] if t is not None else 0.0))
-        safe = likelihood.logp_rt(
-            jnp.where(ok[..., None], params, stand_in.astype(params.dtype)),
-            jnp.where(ok, rt, stand_in_rt),
-            response,
-        )
-        return jnp.where(ok, safe, -jnp.inf)
+        ok, params = safe(params)
+        t_of = params[..., t] if t is not None else jnp.zeros(params.shape[:-1], params.dtype)
+        ok = ok & (rt > t_of)
+        rt = jnp.where(ok, rt, t_of + 1.0)
+        return jnp.where(ok, likelihood.logp_rt(params, rt, response), -jnp.inf)
 
     def logp_choice(params: Array, response: Array) -> Array:
         assert likelihood.logp_choice is not None
-        ok = in_box(params)
-        safe = likelihood.logp_choice(
-            jnp.where(ok[..., None], params, stand_in.astype(params.dtype)), response
-        )
-        return jnp.where(ok, safe, -jnp.inf)
+        ok, params = safe(params)
+        return jnp.where(ok, likelihood.logp_choice(params, response), -jnp.inf)
 
     return Likelihood(
         logp_rt, logp_choice if likelihood.logp_choice is not None else None, likelihood.box

@@ -271,11 +271,15 @@ def trial_loglik(likelihood: Likelihood, has_rt: np.ndarray | None) -> Callable[
 
 
 def _rows(params: Sequence[Array], n: int, index: np.ndarray | None) -> Array:
-    """(rows, P) parameter rows: scalars broadcast, trial-wise values picked at ``index``."""
+    """(rows, P) parameter rows: trial-wise values picked at ``index``, scalars broadcast;
+    a single row when every parameter is a scalar (the `Likelihood` contract allows it)."""
     size = n if index is None else index.size
+    params = [jnp.asarray(p) for p in params]
+    if all(p.size == 1 for p in params):  # PyMC may hand a scalar over shaped (1,)
+        return jnp.stack([p.reshape(()) for p in params])[None, :]
     columns = []
-    for p in map(jnp.asarray, params):
-        if p.size == 1:  # a scalar, which PyMC may hand over shaped (1,)
+    for p in params:
+        if p.size == 1:
             p = p.reshape(())
         elif index is not None:
             p = p[index]

@@ -25,8 +25,9 @@ from ssmhub.errors import SsmhubError
 if TYPE_CHECKING:
     from ssmhub.spec import ModelSpec
 
-NetworkKind = Literal["lan", "cpn"]
-Estimator = Literal["kde", "pyddm", "exact"]
+NetworkKind = Literal["lan", "cpn", "mnle"]
+# "simulation": raw simulated trials, no labels (the `mnle` kind, trained by maximum likelihood).
+Estimator = Literal["kde", "pyddm", "exact", "simulation"]
 
 
 class SolverGrid(BaseModel):
@@ -51,7 +52,9 @@ class Recipe(BaseModel):
     )
     n_parameter_sets: PositiveInt = 10_000
     n_simulations: PositiveInt = Field(
-        default=100_000, description="Simulations per parameter set (KDE or choice estimate)."
+        default=100_000,
+        description="Simulations per parameter set (KDE or choice estimate; for 'mnle', the "
+        "trials kept per set).",
     )
     n_training_points: PositiveInt = Field(
         default=1_000, description="Labelled (rt, response) points drawn per parameter set."
@@ -62,7 +65,10 @@ class Recipe(BaseModel):
         "uniform at rt <= 0 (LAN only; rows at rt <= t are dropped, see labels.py).",
     )
     max_rt: float = Field(
-        default=20.0, gt=0, description="Upper end of the rt range (uniform draws, PyDDM grid)."
+        default=20.0,
+        gt=0,
+        description="Upper end of the rt range (uniform draws, PyDDM grid); for 'mnle', the "
+        "horizon: a trial whose decision takes this long or longer is undecided.",
     )
     grid: SolverGrid = Field(
         default_factory=SolverGrid, description="Fokker-Planck grid (estimator 'pyddm' only)."
@@ -75,6 +81,11 @@ class Recipe(BaseModel):
         if any(m < 0 for m in self.mixture) or abs(sum(self.mixture) - 1.0) > 1e-9:
             raise ValueError(
                 f"mixture must be three non-negative shares summing to 1, got {list(self.mixture)}"
+            )
+        if (self.kind == "mnle") != (self.estimator == "simulation"):
+            raise ValueError(
+                f"estimator {self.estimator!r} cannot make {self.kind} data: 'mnle' networks "
+                "train on raw simulated trials (estimator 'simulation'), and only they do"
             )
         for name, (lo, hi) in self.box.items():
             if not lo < hi:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -45,6 +47,16 @@ class TrainSettings(BaseModel):
         "where data almost never fall, otherwise take most of the loss from the region "
         "that decides a fit.",
     )
+    components: PositiveInt = Field(
+        default=8, description="mnle: Gaussians per choice in the density of log decision time."
+    )
+    distill_weight: float = Field(
+        default=0.0,
+        ge=0,
+        description="mnle: weight of a second loss, the squared error of the log-likelihood "
+        "against the model's exact likelihood on the simulated trials (0: maximum likelihood "
+        "alone). Needs a plugin's 'exact' likelihood.",
+    )
     init: Path | None = Field(
         default=None,
         description="A network directory to start from (fine-tuning) instead of random weights.",
@@ -52,9 +64,26 @@ class TrainSettings(BaseModel):
     seed: int = 0
 
 
+@dataclass(frozen=True)
+class EpochReport:
+    epoch: int
+    train_loss: float
+    validation_loss: float
+    best: bool
+
+
 class Trainer(Protocol):
     """Trains one kind of network from a directory of shards into a network directory."""
 
     kind: NetworkKind
 
-    def train(self, data_dir: Path, out_dir: Path, settings: TrainSettings) -> Path: ...
+    def train(
+        self,
+        data_dir: Path,
+        out_dir: Path,
+        settings: TrainSettings,
+        on_epoch: Callable[[EpochReport], None] | None = None,
+    ) -> Path:
+        """Train on ``data_dir``, save the network to ``out_dir`` and return it; ``on_epoch``
+        hears of each epoch (progress bars)."""
+        ...

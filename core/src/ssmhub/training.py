@@ -1,4 +1,4 @@
-"""Training LANs and CPNs with Flax (NNX) and Optax, streaming shards from disk.
+"""Training networks with Flax (NNX) and Optax, streaming shards from disk.
 
 Rows stay on disk as memory-mapped shards; an epoch visits the shards in a shuffled order
 and shuffles rows within each, so data larger than memory trains. A fixed, seeded share of
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from flax import nnx
 
 from ssmhub.errors import SsmhubError
 from ssmhub.generate import MANIFEST, Manifest, load_shard, read_manifest
@@ -31,20 +32,12 @@ from ssmhub.network import (
     save_network,
 )
 from ssmhub.recipe import NetworkKind
-from ssmhub.trainer import TrainSettings
+from ssmhub.trainer import EpochReport, TrainSettings
 
 # Sobolev training leaves rows whose exact gradient is steeper than this (per SD of the
 # parameter across the box) to the value loss: the density's onset and far tails, which no
 # network follows and which would otherwise dominate the loss.
 STEEPEST_GRADIENT = 10.0
-
-
-@dataclass(frozen=True)
-class EpochReport:
-    epoch: int
-    train_loss: float
-    validation_loss: float
-    best: bool
 
 
 def _split(
@@ -53,11 +46,16 @@ def _split(
     settings: TrainSettings,
     validation: bool,
     rng: np.random.Generator,
+    group: int = 1,
 ) -> Iterator[np.ndarray]:
-    """Rows of each shard on one side of the fixed train/validation split."""
+    """Rows of each shard on one side of the fixed train/validation split; with ``group`` > 1,
+    blocks of that many consecutive rows (one parameter set's trials) split and shuffle as
+    one, shaped (blocks, group, columns)."""
     shards = sorted(manifest.shards, key=lambda s: s.index)
     for i in rng.permutation(len(shards)) if not validation else range(len(shards)):
         rows = load_shard(root, shards[i])
+        if group > 1:
+            rows = rows.reshape(-1, group, rows.shape[-1])
         held = np.random.default_rng([settings.seed, shards[i].index]).random(len(rows))
         keep = np.flatnonzero((held < settings.validation_fraction) == validation)
         yield np.asarray(rows[keep] if validation else rows[rng.permutation(keep)])
@@ -74,19 +72,8 @@ def _batches(chunks: Iterator[np.ndarray], size: int) -> Iterator[np.ndarray]:
         yield carry
 
 
-def train(
-    data_dir: Path,
-    out_dir: Path,
-    settings: TrainSettings,
-    kind: NetworkKind | None = None,
-    on_epoch: Callable[[EpochReport], None] | None = None,
-) -> Network:
-    """Train on the shards in ``data_dir``; save the best network to ``out_dir``, return it."""
-    import jax
-    import jax.numpy as jnp
-    import optax
-    from flax import nnx
-
+def complete_manifest(data_dir: Path, kind: NetworkKind | None) -> Manifest:
+    """The manifest of finished ``kind`` data in ``data_dir`` (any kind if None)."""
     manifest = read_manifest(data_dir)
     if not manifest.complete:
         raise SsmhubError(
@@ -95,6 +82,136 @@ def train(
         )
     if kind is not None and kind != manifest.kind:
         raise SsmhubError(f"{data_dir} holds {manifest.kind} data, not {kind} data")
+    return manifest
+
+
+def schedule(settings: TrainSettings, steps_per_epoch: int) -> Any:
+    """Warm-up, then cosine decay to 1% of the peak learning rate over all epochs."""
+    import optax
+
+    total_steps = steps_per_epoch * settings.epochs
+    return optax.warmup_cosine_decay_schedule(
+        init_value=0.0,
+        peak_value=settings.learning_rate,
+        warmup_steps=max(1, int(settings.warmup_fraction * total_steps)),
+        decay_steps=max(2, total_steps),
+        end_value=settings.learning_rate * 0.01,
+    )
+
+
+class MLP(nnx.Module):
+    """The trainable twin of `ssmhub.network.mlp_outputs`."""
+
+    def __init__(self, sizes: list[int], rngs: nnx.Rngs) -> None:
+        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(sizes)])
+
+    def __call__(self, x: Any) -> Any:
+        import jax.numpy as jnp
+
+        for layer in self.layers[:-1]:
+            x = jnp.tanh(layer(x))
+        return self.layers[-1](x)
+
+    def layers_as_arrays(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(np.asarray(m.kernel[...]), np.asarray(m.bias[...])) for m in self.layers]
+
+
+@dataclass(frozen=True)
+class Fitted:
+    validation_loss: float
+    layers: list[tuple[np.ndarray, np.ndarray]]  # the best epoch's, as `snapshot` gave them
+    history: list[dict[str, float]]
+
+
+def fit(
+    model: MLP,
+    loss_of: Callable[[MLP, Any], Any],
+    batches: Callable[[bool, np.random.Generator], Iterator[np.ndarray]],
+    steps_per_epoch: int,
+    settings: TrainSettings,
+    snapshot: Callable[[MLP], list[tuple[np.ndarray, np.ndarray]]],
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> Fitted:
+    """Adam over ``batches(validation, rng)``, keeping the best validation epoch's layers."""
+    import jax.numpy as jnp
+    import optax
+
+    @nnx.jit
+    def step(model: MLP, optimizer: nnx.Optimizer, batch: Any) -> Any:
+        loss, grads = nnx.value_and_grad(loss_of)(model, batch)
+        optimizer.update(model, grads)
+        return loss
+
+    evaluate = nnx.jit(loss_of)
+    optimizer = nnx.Optimizer(model, optax.adam(schedule(settings, steps_per_epoch)), wrt=nnx.Param)
+    rng = np.random.default_rng(settings.seed)
+    best: tuple[float, list[tuple[np.ndarray, np.ndarray]]] | None = None
+    stale, history = 0, []
+    for epoch in range(1, settings.epochs + 1):
+        train_losses = [
+            (float(step(model, optimizer, jnp.asarray(b))), len(b)) for b in batches(False, rng)
+        ]
+        val_losses = [(float(evaluate(model, jnp.asarray(b))), len(b)) for b in batches(True, rng)]
+        train_loss, val_loss = _mean(train_losses), _mean(val_losses)
+        improved = best is None or val_loss < best[0]
+        if improved:
+            best = (val_loss, snapshot(model))
+            stale = 0
+        else:
+            stale += 1
+        history.append({"epoch": epoch, "train_loss": train_loss, "validation_loss": val_loss})
+        if on_epoch:
+            on_epoch(EpochReport(epoch, train_loss, val_loss, improved))
+        if stale >= settings.patience:
+            break
+    assert best is not None
+    return Fitted(best[0], best[1], history)
+
+
+def network_config(
+    manifest: Manifest, data_dir: Path, settings: TrainSettings, fitted: Fitted, **fields: Any
+) -> NetworkConfig:
+    """The config of a network trained on ``data_dir``: its provenance and training record."""
+    import importlib.metadata
+
+    return NetworkConfig(
+        model=manifest.model,
+        kind=manifest.kind,
+        parameter_names=manifest.parameter_names,
+        hidden=settings.hidden,
+        box=manifest.box,
+        recipe=manifest.recipe,
+        recipe_sha256=manifest.recipe_sha256,
+        data_manifest_sha256=hashlib.sha256((data_dir / MANIFEST).read_bytes()).hexdigest(),
+        settings=settings,
+        versions={
+            **manifest.versions,
+            **{n: importlib.metadata.version(n) for n in ("jax", "flax", "optax")},
+        },
+        metrics={
+            "validation_loss": fitted.validation_loss,
+            "epochs": len(fitted.history),
+            "history": fitted.history,
+        },
+        command=command_line(),
+        **fields,
+    )
+
+
+def train(
+    data_dir: Path,
+    out_dir: Path,
+    settings: TrainSettings,
+    kind: NetworkKind | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+) -> Network:
+    """Train a LAN or CPN on the shards in ``data_dir``; save the best network to
+    ``out_dir``, return it."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    manifest = complete_manifest(data_dir, kind)
     if "t" not in manifest.parameter_names:
         settings = settings.model_copy(update={"rt_feature": "rt"})
     inputs = manifest.columns[:-1]
@@ -103,25 +220,6 @@ def train(
     steps_per_epoch = max(
         1, int(total_rows * (1 - settings.validation_fraction)) // settings.batch_size
     )
-    total_steps = steps_per_epoch * settings.epochs
-    schedule = optax.warmup_cosine_decay_schedule(
-        init_value=0.0,
-        peak_value=settings.learning_rate,
-        warmup_steps=max(1, int(settings.warmup_fraction * total_steps)),
-        decay_steps=max(2, total_steps),
-        end_value=settings.learning_rate * 0.01,
-    )
-
-    class MLP(nnx.Module):
-        def __init__(self, sizes: list[int], rngs: nnx.Rngs) -> None:
-            self.layers = nnx.List(
-                [nnx.Linear(a, b, rngs=rngs) for a, b in itertools.pairwise(sizes)]
-            )
-
-        def __call__(self, x: jax.Array) -> jax.Array:
-            for layer in self.layers[:-1]:
-                x = jnp.tanh(layer(x))
-            return self.layers[-1](x)[..., 0]
 
     # Inputs are standardised for training (rt and v live on very different scales); the
     # scaling is folded into the first layer when saving, so the network stays a plain MLP.
@@ -142,7 +240,7 @@ def train(
     )
 
     def network_of(model: MLP, x: jax.Array) -> jax.Array:
-        return model((features(inputs, settings.rt_feature, x) - shift) / scale)
+        return model((features(inputs, settings.rt_feature, x) - shift) / scale)[..., 0]
 
     def gradient_loss(model: MLP, batch: jax.Array) -> jax.Array:
         """Squared error of the LAN's parameter gradient, per SD of each parameter."""
@@ -172,62 +270,28 @@ def train(
             return loss
         return loss + settings.gradient_weight * gradient_loss(model, batch)
 
-    @nnx.jit
-    def step(model: MLP, optimizer: nnx.Optimizer, batch: jax.Array) -> jax.Array:
-        loss, grads = nnx.value_and_grad(loss_of)(model, batch)
-        optimizer.update(model, grads)
-        return loss
+    def batches(validation: bool, rng: np.random.Generator) -> Iterator[np.ndarray]:
+        rows = _split(manifest, data_dir, settings, validation, rng)
+        return _batches(rows, settings.batch_size)
 
-    evaluate = nnx.jit(loss_of)
-    optimizer = nnx.Optimizer(model, optax.adam(schedule), wrt=nnx.Param)
-    rng = np.random.default_rng(settings.seed)
-    best: tuple[float, list[tuple[np.ndarray, np.ndarray]]] | None = None
-    stale, history = 0, []
-    for epoch in range(1, settings.epochs + 1):
-        train_losses = [
-            (float(step(model, optimizer, jnp.asarray(b))), len(b))
-            for b in _batches(_split(manifest, data_dir, settings, False, rng), settings.batch_size)
-        ]
-        val_losses = [
-            (float(evaluate(model, jnp.asarray(b))), len(b))
-            for b in _batches(_split(manifest, data_dir, settings, True, rng), settings.batch_size)
-        ]
-        train_loss, val_loss = _mean(train_losses), _mean(val_losses)
-        improved = best is None or val_loss < best[0]
-        if improved:
-            layers = [(np.asarray(m.kernel[...]), np.asarray(m.bias[...])) for m in model.layers]
-            best = (val_loss, fold_scaling(layers, shift, scale))
-            stale = 0
-        else:
-            stale += 1
-        history.append({"epoch": epoch, "train_loss": train_loss, "validation_loss": val_loss})
-        if on_epoch:
-            on_epoch(EpochReport(epoch, train_loss, val_loss, improved))
-        if stale >= settings.patience:
-            break
-    assert best is not None
-    import importlib.metadata
-
-    config = NetworkConfig(
-        model=manifest.model,
-        kind=manifest.kind,
-        parameter_names=manifest.parameter_names,
+    fitted = fit(
+        model,
+        loss_of,
+        batches,
+        steps_per_epoch,
+        settings,
+        lambda m: fold_scaling(m.layers_as_arrays(), shift, scale),
+        on_epoch,
+    )
+    config = network_config(
+        manifest,
+        data_dir,
+        settings,
+        fitted,
         inputs=inputs,
         output="log_likelihood" if manifest.kind == "lan" else "logit_p_upper",
-        hidden=settings.hidden,
-        box=manifest.box,
-        recipe=manifest.recipe,
-        recipe_sha256=manifest.recipe_sha256,
-        data_manifest_sha256=hashlib.sha256((data_dir / MANIFEST).read_bytes()).hexdigest(),
-        settings=settings,
-        versions={
-            **manifest.versions,
-            **{n: importlib.metadata.version(n) for n in ("jax", "flax", "optax")},
-        },
-        metrics={"validation_loss": best[0], "epochs": len(history), "history": history},
-        command=command_line(),
     )
-    save_network(out_dir, config, best[1])
+    save_network(out_dir, config, fitted.layers)
     return read_network(out_dir)
 
 

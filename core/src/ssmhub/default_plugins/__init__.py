@@ -1,5 +1,11 @@
 """The core's own hook implementations, loaded before any installed plugin."""
 
-from ssmhub.default_plugins import cache, network_likelihood, ssms_simulator, trainers
+from ssmhub.default_plugins import (
+    cache,
+    mnle_likelihood,
+    network_likelihood,
+    ssms_simulator,
+    trainers,
+)
 
-PLUGINS = [cache, ssms_simulator, trainers, network_likelihood]
+PLUGINS = [cache, ssms_simulator, trainers, network_likelihood, mnle_likelihood]

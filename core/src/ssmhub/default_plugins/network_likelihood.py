@@ -27,9 +27,12 @@ def lan_logp(lan: Network, params: Array, rt: Array, response: Array) -> Array:
     import jax.numpy as jnp
 
     dtype = lan.weights[0][0].dtype  # float32 weights: compute in float32, it is faster
+    params = jnp.broadcast_to(
+        jnp.asarray(params, dtype), (jnp.shape(rt)[0], len(lan.config.parameter_names))
+    )
     x = jnp.concatenate(
         [
-            jnp.asarray(params, dtype),
+            params,
             jnp.asarray(rt, dtype)[:, None],
             jnp.asarray(response, dtype)[:, None],
         ],

@@ -50,5 +50,15 @@ def model_simulator(spec: ModelSpec) -> SsmsSimulator | None:
 
 @hookimpl(trylast=True)
 def model_recipe(spec: ModelSpec, kind: NetworkKind) -> Recipe:
-    """The spec's own recipe, else KDE labels, which work for any simulator."""
+    """The spec's own recipe, else one that works for any simulator: raw trials for 'mnle'
+    (a million, minutes on a laptop), KDE labels for the others."""
+    if kind == "mnle":
+        default = Recipe(
+            kind="mnle",
+            estimator="simulation",
+            n_parameter_sets=100_000,
+            n_simulations=10,
+            shard_size=5_000,
+        )
+        return spec.recipe(kind) or default
     return spec.recipe(kind) or Recipe(kind=kind, estimator="kde")

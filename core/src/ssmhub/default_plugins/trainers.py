@@ -1,4 +1,5 @@
-"""The core's LAN and CPN trainers (Flax MLPs, Optax), registered like any plugin's."""
+"""The core's trainers: Flax MLPs for LANs and CPNs, and the MNLE, registered like any
+plugin's."""
 
 from __future__ import annotations
 
@@ -8,17 +9,40 @@ from pathlib import Path
 
 from ssmhub.hookspecs import hookimpl
 from ssmhub.recipe import NetworkKind
-from ssmhub.trainer import Trainer, TrainSettings
+from ssmhub.trainer import EpochReport, Trainer, TrainSettings
 
 
 @dataclass(frozen=True)
 class MLPTrainer:
     kind: NetworkKind
 
-    def train(self, data_dir: Path, out_dir: Path, settings: TrainSettings) -> Path:
+    def train(
+        self,
+        data_dir: Path,
+        out_dir: Path,
+        settings: TrainSettings,
+        on_epoch: Callable[[EpochReport], None] | None = None,
+    ) -> Path:
         from ssmhub.training import train
 
-        train(data_dir, out_dir, settings, kind=self.kind)
+        train(data_dir, out_dir, settings, kind=self.kind, on_epoch=on_epoch)
+        return out_dir
+
+
+@dataclass(frozen=True)
+class MNLETrainer:
+    kind: NetworkKind = "mnle"
+
+    def train(
+        self,
+        data_dir: Path,
+        out_dir: Path,
+        settings: TrainSettings,
+        on_epoch: Callable[[EpochReport], None] | None = None,
+    ) -> Path:
+        from ssmhub.mnle_training import train_mnle
+
+        train_mnle(data_dir, out_dir, settings, on_epoch=on_epoch)
         return out_dir
 
 
@@ -26,3 +50,4 @@ class MLPTrainer:
 def register_trainers(register: Callable[[Trainer], None]) -> None:
     register(MLPTrainer("lan"))
     register(MLPTrainer("cpn"))
+    register(MNLETrainer())

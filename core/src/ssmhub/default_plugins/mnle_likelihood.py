@@ -1,0 +1,51 @@
+"""The ``mnle`` likelihood builder: one normalised network (`ssmhub.mnle`) for any model.
+
+It scores trials with a reaction time and choice-only trials with the same network, so it
+needs no CPN and no correction. The network sees parameters only: the core hands it one row
+when every parameter is shared by all trials (see `ssmhub.pymc.trial_loglik`), and the
+per-trial work is then a mixture of M Gaussians. Guards are the core's (`ssmhub.ops`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ssmhub.errors import SsmhubError
+from ssmhub.hookspecs import hookimpl
+from ssmhub.likelihood import Array, Likelihood, LikelihoodBuilder
+from ssmhub.mnle import choice_index, log_choice_probability
+from ssmhub.network import load_network
+from ssmhub.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class MNLELikelihood:
+    """Builds a `Likelihood` from the model's trained ``mnle`` network."""
+
+    name: str = "mnle"
+
+    def supports(self, spec: ModelSpec) -> bool:
+        from ssmhub.plugins import get_manager
+
+        return get_manager().locate_network(spec, "mnle") is not None
+
+    def build(self, spec: ModelSpec) -> Likelihood:
+        network = load_network(spec.name, "mnle")
+        if network.config.choices != spec.choices:
+            raise SsmhubError(
+                f"the {spec.name} mnle network was trained on choices "
+                f"{list(network.config.choices or ())}, but the installed model has "
+                f"{list(spec.choices)}: retrain it for this version of the model"
+            )
+
+        def logp_choice(params: Array, response: Array) -> Array:
+            index = choice_index(response, spec.choices)
+            return log_choice_probability(network.head(params), index)
+
+        return Likelihood(network.mnle_logp, logp_choice, network.config.box)
+
+
+@hookimpl
+def register_likelihoods(register: Callable[[LikelihoodBuilder], None]) -> None:
+    register(MNLELikelihood())
