@@ -389,6 +389,23 @@ def _card_metrics(config: NetworkConfig) -> str:
         else "Not evaluated: `ssmhub evaluate` measures a network against its model's exact "
         "or Fokker-Planck likelihood; a model with neither is checked by parameter recovery."
     )
+    if config.kind == "mnle":
+        share = metrics.get("undecided_share")
+        lines.append(
+            f"Trials the simulator did not finish within {config.recipe.max_rt:g} s of decision "
+            "time are learnt as an undecided outcome, never as a choice"
+            + (f" ({share:.3%} of the training trials)" if share is not None else "")
+            + ": the choice probabilities and P(undecided) sum to 1, and each choice's "
+            "density of rt integrates to 1."
+        )
+        choice = metrics.get("choice_accuracy")
+        if choice is not None:
+            lines.append(Accuracy.model_validate(choice).markdown())
+        if "mass_error" in metrics:
+            lines.append(
+                "Largest |integral of a choice's rt density - 1| (trapezoid rule, "
+                f"`ssmhub evaluate`): {metrics['mass_error']:.2g}."
+            )
     if config.correction is not None:
         c = config.correction
         lines.append(
