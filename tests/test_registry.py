@@ -616,3 +616,35 @@ def test_pull_from_the_real_hub(monkeypatch):
     result = pull("ddm", "lan", repo)
     assert (result.path / CONFIG).is_file()
     assert ssmhub.load_network("ddm", "lan").config.model == "ddm"
+
+
+def test_an_mnle_network_pulled_from_the_hub_is_used_by_ssm(hub, tmp_path, monkeypatch):
+    """An MNLE travels through publish and pull unchanged, and `SSM` scores with the pulled
+    copy (the cache answers first) exactly what the original scores."""
+    import pymc as pm
+
+    from ssmhub.evaluation import evaluate
+    from ssmhub.generate import generate
+    from ssmhub.plugins import get_manager
+    from ssmhub.pymc import SSM
+    from ssmhub.trainer import TrainSettings
+
+    recipe = Recipe(kind="mnle", estimator="simulation", n_parameter_sets=200, n_simulations=10)
+    generate("ddm", "mnle", tmp_path / "data", recipe, n_workers=1)
+    run = tmp_path / "run"
+    settings = TrainSettings(hidden=(8,), epochs=1, batch_size=500, components=2)
+    get_manager().trainers()["mnle"].train(tmp_path / "data", run, settings)
+    evaluate(run, n_parameter_sets=3, n_trials=20, plot=False)
+    published = publish(run, REPO)
+    use_home(monkeypatch, tmp_path / "elsewhere")
+    result = pull("ddm", "mnle", REPO, revision=published.commit)
+    assert result.path == cache_dir("ddm", "mnle")
+    data = np.array([[0.9, 1.0], [1.4, -1.0], [np.nan, 1.0]])
+    theta = {"v": 0.5, "a": 1.5, "z": 0.5, "t": 0.3}
+    pulled = pm.logp(SSM.dist("ddm", "mnle", **theta), data).eval()
+    original = read_network(run)
+    expected = original.mnle_logp(
+        np.array([list(theta.values())], np.float32), data[:2, 0], data[:2, 1]
+    )
+    np.testing.assert_allclose(pulled[:2], np.asarray(expected), rtol=1e-5)
+    assert np.isfinite(pulled[2])

@@ -7,7 +7,7 @@ needs when it runs, so ``ssmhub --help`` never loads huggingface_hub, onnx or JA
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 from rich.console import Console
@@ -15,6 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ssmhub.errors import SsmhubError
+from ssmhub.recipe import NetworkKind
 
 if TYPE_CHECKING:
     from ssmhub.network import Accuracy
@@ -27,7 +28,7 @@ def say(text: str) -> None:
     console.print(text, markup=False)
 
 
-KindOption = Annotated[str, typer.Option(help="Network kind: lan or cpn.")]
+KindOption = Annotated[str, typer.Option(help="Network kind: lan, cpn or mnle.")]
 RepoOption = Annotated[
     str | None,
     typer.Option(help="Registry repo on the Hub, OWNER/NAME (default: $SSMHUB_REGISTRY)."),
@@ -38,8 +39,8 @@ RevisionOption = Annotated[
 
 
 def _kind(kind: str) -> str:
-    if kind not in ("lan", "cpn"):
-        raise SsmhubError(f"--kind must be 'lan' or 'cpn', got {kind!r}")
+    if kind not in get_args(NetworkKind):
+        raise SsmhubError(f"--kind must be 'lan', 'cpn' or 'mnle', got {kind!r}")
     return kind
 
 

@@ -14,18 +14,19 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
 from ssmhub.default_plugins.cache import cache_dir
 from ssmhub.network import CONFIG, Accuracy
+from ssmhub.recipe import NetworkKind
 from ssmhub_registry import hub, settings
 from ssmhub_registry.errors import RegistryError
 from ssmhub_registry.index import RegistryIndex
 from ssmhub_registry.pull import PROVENANCE
 
-KINDS = ("lan", "cpn")
+KINDS = get_args(NetworkKind)
 hub_source_off: ContextVar[bool] = ContextVar("ssmhub_registry_hub_source_off", default=False)
 
 

@@ -51,6 +51,14 @@ SPEC = ModelSpec(
             n_training_points=1_000,
         ),
         Recipe(kind="cpn", estimator="exact", n_parameter_sets=200_000, shard_size=10_000),
+        # Two million raw trials, about a minute of simulation on two cores.
+        Recipe(
+            kind="mnle",
+            estimator="simulation",
+            n_parameter_sets=200_000,
+            n_simulations=10,
+            shard_size=10_000,
+        ),
     ),
 )
 
