@@ -63,8 +63,9 @@ def model_recipe(spec: ModelSpec, kind: NetworkKind) -> Recipe | None:
 def register_trainers(register: Callable[[Trainer], None]) -> None:
     """Register trainers by calling ``register(trainer)``; the last one per kind is used.
 
-    The core registers MLP trainers for ``lan`` and ``cpn``; a plugin may register another
-    architecture for either kind (the network format and loader stay the core's).
+    The core registers trainers for ``lan`` and ``cpn`` (MLPs) and ``mnle``; a plugin may
+    register another architecture for any kind (the network format and loader stay the
+    core's).
     """
 
 

@@ -35,6 +35,26 @@ def n_outputs(n_choices: int, components: int) -> int:
     return n_choices + 1 + 3 * n_choices * components
 
 
+class Blocks(NamedTuple):
+    """Where each part of the head lies in the MLP's output vector."""
+
+    choice_logits: slice
+    mixture_logits: slice
+    means: slice
+    log_sds: slice
+
+
+def blocks(n_choices: int, components: int) -> Blocks:
+    """The output layout: K + 1 choice logits, then K x M mixture logits, means, log SDs."""
+    start, size = n_choices + 1, n_choices * components
+    return Blocks(
+        slice(0, start),
+        slice(start, start + size),
+        slice(start + size, start + 2 * size),
+        slice(start + 2 * size, start + 3 * size),
+    )
+
+
 class Head(NamedTuple):
     """The MLP's output as distributions, for a batch of B parameter rows."""
 
@@ -111,9 +131,8 @@ def output_affine(
     it to the raw outputs, and folds it into the last layer when saving."""
     import numpy as np
 
-    k, m = n_choices, components
-    scale, shift = np.ones(n_outputs(k, m)), np.zeros(n_outputs(k, m))
-    means = slice(k + 1 + k * m, k + 1 + 2 * k * m)
-    scale[means], shift[means] = y_scale, y_shift
-    shift[k + 1 + 2 * k * m :] = np.log(y_scale)
+    width, at = n_outputs(n_choices, components), blocks(n_choices, components)
+    scale, shift = np.ones(width), np.zeros(width)
+    scale[at.means], shift[at.means] = y_scale, y_shift
+    shift[at.log_sds] = np.log(y_scale)
     return scale, shift

@@ -57,15 +57,16 @@ def train_mnle(
     shift, scale = params.mean(axis=0), params.std(axis=0) + 1e-6
     decided = ~np.isnan(first[:, n_params])
     t0 = params[:, t_index] if t_index is not None else 0.0
-    y = np.log(np.maximum(first[:, n_params] - t0, 1e-4))[decided]
+    y = np.asarray(mnle.decision_log_time(first[:, n_params], t0))[decided]
     out_scale, out_shift = mnle.output_affine(k, m, float(y.mean()), float(y.std()))
     out_scale, out_shift = jnp.asarray(out_scale, jnp.float32), jnp.asarray(out_shift, jnp.float32)
     in_shift, in_scale = jnp.asarray(shift, jnp.float32), jnp.asarray(scale, jnp.float32)
 
     model = MLP([n_params, *settings.hidden, mnle.n_outputs(k, m)], nnx.Rngs(settings.seed))
     bias = np.zeros(mnle.n_outputs(k, m), np.float32)  # components spread over y at the start
-    bias[k + 1 + k * m : k + 1 + 2 * k * m] = np.tile(np.linspace(-1.5, 1.5, m), k)
-    bias[k + 1 + 2 * k * m :] = np.log(0.5)
+    at = mnle.blocks(k, m)
+    bias[at.means] = np.tile(np.linspace(-1.5, 1.5, m), k)
+    bias[at.log_sds] = np.log(0.5)
     model.layers[-1].bias[...] = bias
 
     def trial_loglik(model: MLP, batch: Any) -> tuple[Any, Any, Any, Any]:
@@ -113,9 +114,7 @@ def train_mnle(
     config = network_config(
         manifest,
         data_dir,
-        settings.model_copy(
-            update={"rt_feature": "log_decision_time" if t_index is not None else "rt"}
-        ),
+        settings,
         fitted,
         inputs=names,
         output="mixture",
