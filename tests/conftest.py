@@ -124,6 +124,37 @@ def network_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
+@pytest.fixture(scope="session")
+def mnle_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SSMHUB_HOME whose cache holds a tiny ddm MNLE (distilled, `TINY_BOX`), trained
+    once per session, at ``networks/ddm/mnle``."""
+    from dask.distributed import LocalCluster
+
+    from ssmhub import Recipe
+    from ssmhub.generate import generate
+    from ssmhub.trainer import TrainSettings
+
+    home = tmp_path_factory.mktemp("mnle-home")
+    settings = TrainSettings(
+        hidden=(64, 64), epochs=20, batch_size=2000, learning_rate=1e-2, distill_weight=1.0
+    )
+    recipe = Recipe(
+        kind="mnle",
+        estimator="simulation",
+        box=TINY_BOX,
+        n_parameter_sets=4000,
+        n_simulations=20,
+        shard_size=2000,
+    )
+    with LocalCluster(
+        n_workers=1, processes=False, threads_per_worker=1, dashboard_address=":0"
+    ) as c:
+        data = home / "data-ddm"
+        generate("ddm", "mnle", data, recipe, scheduler=c.scheduler_address)
+        get_manager().trainers()["mnle"].train(data, home / "networks" / "ddm" / "mnle", settings)
+    return home
+
+
 @pytest.fixture(autouse=True)
 def _fresh_manager() -> Iterator[None]:
     """No plugin state leaks between tests: the process-wide manager is rebuilt on demand."""

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pymc as pm
 import pytest
-from conftest import TINY_BOX, run_cli
+from conftest import run_cli
 
 import ssmhub
 from ssmhub import Recipe
@@ -68,25 +68,6 @@ def train_tiny(model: str, root: Path, recipe: Recipe, settings: TrainSettings =
     generate(model, "mnle", data, recipe, n_workers=1)
     get_manager().trainers()["mnle"].train(data, out, settings)
     return out
-
-
-@pytest.fixture(scope="module")
-def mnle_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An SSMHUB_HOME whose cache holds a tiny ddm MNLE (distilled, `TINY_BOX`)."""
-    from dask.distributed import LocalCluster
-
-    home = tmp_path_factory.mktemp("mnle-home")
-    settings = SETTINGS.model_copy(
-        update={"distill_weight": 1.0, "epochs": 20, "hidden": (64, 64), "learning_rate": 1e-2}
-    )
-    with LocalCluster(
-        n_workers=1, processes=False, threads_per_worker=1, dashboard_address=":0"
-    ) as c:
-        data = home / "data-ddm"
-        recipe = tiny_recipe(box=TINY_BOX, n_parameter_sets=4000, shard_size=2000)
-        generate("ddm", "mnle", data, recipe, scheduler=c.scheduler_address)
-        get_manager().trainers()["mnle"].train(data, home / "networks" / "ddm" / "mnle", settings)
-    return home
 
 
 def integrals(network: Network, thetas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -23,14 +23,22 @@ class Likelihood(NamedTuple):
 
     ``logp_rt(params, rt, response)`` scores trials with a reaction time; ``logp_choice(params,
     response)`` scores a response alone (None if the builder cannot). ``params`` is (N, P) in
-    the spec's parameter order; every function returns (N,). ``box`` is where the likelihood
-    can be trusted (a network's training box); the core gives -inf outside it unless the
-    user asks to extrapolate. None means no such limit (a closed form).
+    the spec's parameter order, or (1, P) when every trial shares one row; every function
+    returns (N,). ``box`` is where the likelihood can be trusted (a network's training box);
+    the core gives -inf outside it unless the user asks to extrapolate. None means no such
+    limit (a closed form).
+
+    ``by_row=True`` says both functions also take a last argument ``row``, (N,) ints, with
+    ``params`` then (G, P): trial n has the parameters of row ``row[n]``. The core passes
+    it for trials that share their parameters by construction (`ssmhub.trial_groups`), so
+    that work which depends on the parameters alone (an ``mnle`` network) is done once per
+    group instead of once per trial.
     """
 
-    logp_rt: Callable[[Array, Array, Array], Array]
-    logp_choice: Callable[[Array, Array], Array] | None
+    logp_rt: Callable[..., Array]
+    logp_choice: Callable[..., Array] | None
     box: dict[str, tuple[float, float]] | None = None
+    by_row: bool = False
 
 
 class LikelihoodBuilder(Protocol):

@@ -77,6 +77,11 @@ def head(out: Array, n_choices: int, components: int) -> Head:
     return Head(log_choice, log_weight, rest[..., 1, :, :], log_sd)
 
 
+def at_rows(h: Head, row: Array | None) -> Head:
+    """The distributions of each trial, from those of its parameter row (None: as they are)."""
+    return h if row is None else Head(*(x[row] for x in h))
+
+
 def choice_index(response: Array, choices: tuple[int, ...]) -> Array:
     """Each response's position in ``choices`` (responses outside them are refused earlier,
     by the observed-data checks)."""

@@ -160,16 +160,19 @@ class Network:
         out = mlp_outputs(self.weights, jnp.asarray(params, self.weights[0][0].dtype))
         return mnle.head(out, len(c.choices), c.components)
 
-    def mnle_logp(self, params: Any, rt: Any, response: Any) -> Any:
-        """An MNLE's log p(rt, response); ``params`` is (1, P) or (N, P), rt and response (N,)."""
+    def mnle_logp(self, params: Any, rt: Any, response: Any, row: Any = None) -> Any:
+        """An MNLE's log p(rt, response); ``params`` is (1, P) or (N, P), or (G, P) with
+        ``row`` giving each trial's (see `Likelihood.by_row`); rt and response (N,)."""
         import jax.numpy as jnp
 
         names = self.config.parameter_names
         assert self.config.choices is not None
-        t = jnp.asarray(params)[:, names.index("t")] if "t" in names else 0.0
+        params = jnp.asarray(params)
+        t = params[:, names.index("t")] if "t" in names else jnp.zeros(params.shape[:1])
+        t = t if row is None else t[row]
         index = mnle.choice_index(response, self.config.choices)
         y = mnle.decision_log_time(jnp.asarray(rt, self.weights[0][0].dtype), t)
-        return mnle.log_likelihood(self.head(params), index, y)
+        return mnle.log_likelihood(mnle.at_rows(self.head(params), row), index, y)
 
     def correction_of(self, params: Any, response: Any) -> Any:
         """The correction c(parameters, response) this LAN carries (`ssmhub.correction`)."""

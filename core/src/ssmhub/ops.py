@@ -188,7 +188,8 @@ def guard(
     Parameter rows outside ``box`` (None: no box) are ``-inf`` too. Guarded rows are
     evaluated at a stand-in point inside the box and masked afterwards (the double
     ``where``), so gradients stay finite there. ``params`` keeps its shape throughout: one
-    row shared by all trials stays one row.
+    row shared by all trials stays one row, and a ``row`` argument (`Likelihood.by_row`)
+    is passed on.
     """
     names = spec.parameter_names
     box = box or {}
@@ -207,18 +208,23 @@ def guard(
         ok = in_box(params)
         return ok, jnp.where(ok[..., None], params, stand_in.astype(params.dtype))
 
-    def logp_rt(params: Array, rt: Array, response: Array) -> Array:
+    def logp_rt(params: Array, rt: Array, response: Array, *row: Array) -> Array:
         ok, params = safe(params)
         t_of = params[..., t] if t is not None else jnp.zeros(params.shape[:-1], params.dtype)
+        if row:
+            ok, t_of = ok[row[0]], t_of[row[0]]
         ok = ok & (rt > t_of)
         rt = jnp.where(ok, rt, t_of + 1.0)
-        return jnp.where(ok, likelihood.logp_rt(params, rt, response), -jnp.inf)
+        return jnp.where(ok, likelihood.logp_rt(params, rt, response, *row), -jnp.inf)
 
-    def logp_choice(params: Array, response: Array) -> Array:
+    def logp_choice(params: Array, response: Array, *row: Array) -> Array:
         assert likelihood.logp_choice is not None
         ok, params = safe(params)
-        return jnp.where(ok, likelihood.logp_choice(params, response), -jnp.inf)
+        if row:
+            ok = ok[row[0]]
+        return jnp.where(ok, likelihood.logp_choice(params, response, *row), -jnp.inf)
 
-    return Likelihood(
-        logp_rt, logp_choice if likelihood.logp_choice is not None else None, likelihood.box
+    return likelihood._replace(
+        logp_rt=logp_rt,
+        logp_choice=logp_choice if likelihood.logp_choice is not None else None,
     )

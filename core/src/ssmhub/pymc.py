@@ -43,6 +43,7 @@ from ssmhub.ops import LogLikeOp, guard
 from ssmhub.plugins import get_manager
 from ssmhub.simulation import Simulator
 from ssmhub.spec import ModelSpec
+from ssmhub.trial_groups import trial_groups
 
 __all__ = ["SSM", "OutsideTrainingBoxWarning", "StartingPointWarning", "initvals"]
 
@@ -208,11 +209,16 @@ class _Distribution:
             raise SsmhubError(
                 f"SSM values must be (N, 2) rows of [rt, response], got {value.ndim}-D"
             )
-        has_rt = ~np.isnan(value.data[:, 0]) if isinstance(value, TensorConstant) else None
+        has_rt, groups = None, None
+        if isinstance(value, TensorConstant):
+            has_rt = ~np.isnan(value.data[:, 0])
+            if self.likelihood.by_row:
+                groups = trial_groups(params, has_rt.size)
         key = b"symbolic" if has_rt is None else has_rt.tobytes()
+        key += b"" if groups is None else groups.tobytes()
         if key not in self.ops:  # one Op, and one compiled function, per row split
             self.ops[key] = LogLikeOp(
-                trial_loglik(self.likelihood, has_rt), data=(0,), name=self.spec.name
+                trial_loglik(self.likelihood, has_rt, groups), data=(0,), name=self.spec.name
             )
         return self.ops[key](value, *params)
 
@@ -232,22 +238,30 @@ class _Distribution:
         return out
 
 
-def trial_loglik(likelihood: Likelihood, has_rt: np.ndarray | None) -> Callable[..., Array]:
+def trial_loglik(
+    likelihood: Likelihood, has_rt: np.ndarray | None, groups: np.ndarray | None = None
+) -> Callable[..., Array]:
     """A JAX function ``(value, *params) -> (N,)``; ``params`` are scalars or length-N.
 
     With ``has_rt`` known (observed data), only the rows with an rt go through ``logp_rt``
     and only the others through ``logp_choice``; without it both are evaluated on every
-    row and the NaN rts pick the choice likelihood.
+    row and the NaN rts pick the choice likelihood. ``groups`` (for a ``by_row``
+    likelihood) gives the trials that share their parameters (`ssmhub.trial_groups`).
     """
+
+    def score(fn: Callable[..., Array], params: Sequence[Array], index: Any, *data: Array) -> Array:
+        rows, row = _rows(params, data[0].shape[0], index, groups)
+        return fn(rows, *data) if row is None else fn(rows, *data, row)
+
     if has_rt is None:
 
         def loglik(value: Array, *params: Array) -> Array:
             rt, response = value[:, 0], value[:, 1]
-            rows = _rows(params, rt.shape[0], None)
-            with_rt = likelihood.logp_rt(rows, rt, response)
+            with_rt = score(likelihood.logp_rt, params, None, rt, response)
             if likelihood.logp_choice is None:
                 return jnp.where(jnp.isnan(rt), jnp.nan, with_rt)
-            return jnp.where(jnp.isnan(rt), likelihood.logp_choice(rows, response), with_rt)
+            by_choice = score(likelihood.logp_choice, params, None, response)
+            return jnp.where(jnp.isnan(rt), by_choice, with_rt)
 
         return loglik
 
@@ -257,34 +271,44 @@ def trial_loglik(likelihood: Likelihood, has_rt: np.ndarray | None) -> Callable[
     def loglik(value: Array, *params: Array) -> Array:
         value = jnp.asarray(value)
         if not choice_rows.size:
-            return likelihood.logp_rt(_rows(params, value.shape[0], None), value[:, 0], value[:, 1])
+            return score(likelihood.logp_rt, params, None, value[:, 0], value[:, 1])
         parts = []
         if rt_rows.size:
             rt_value = value[rt_rows]
-            parts.append(
-                likelihood.logp_rt(_rows(params, 0, rt_rows), rt_value[:, 0], rt_value[:, 1])
-            )
-        parts.append(likelihood.logp_choice(_rows(params, 0, choice_rows), value[choice_rows, 1]))
+            parts.append(score(likelihood.logp_rt, params, rt_rows, rt_value[:, 0], rt_value[:, 1]))
+        parts.append(score(likelihood.logp_choice, params, choice_rows, value[choice_rows, 1]))
         return jnp.concatenate(parts)[order]
 
     return loglik
 
 
-def _rows(params: Sequence[Array], n: int, index: np.ndarray | None) -> Array:
-    """(rows, P) parameter rows: trial-wise values picked at ``index``, scalars broadcast;
-    a single row when every parameter is a scalar (the `Likelihood` contract allows it)."""
-    size = n if index is None else index.size
+def _rows(
+    params: Sequence[Array], size: int, index: np.ndarray | None, groups: np.ndarray | None
+) -> tuple[Array, np.ndarray | None]:
+    """The parameter rows of the ``size`` trials at ``index`` (None: every trial), and each
+    trial's row (None: row n is trial n's, or one row serves all).
+
+    One (1, P) row when every parameter is a scalar (the `Likelihood` contract allows it);
+    with ``groups``, one row per group among those trials.
+    """
     params = [jnp.asarray(p) for p in params]
     if all(p.size == 1 for p in params):  # PyMC may hand a scalar over shaped (1,)
-        return jnp.stack([p.reshape(()) for p in params])[None, :]
+        return jnp.stack([p.reshape(()) for p in params])[None, :], None
+    pick, row = index, None
+    if groups is not None:
+        _, first, row = np.unique(
+            groups if index is None else groups[index], return_index=True, return_inverse=True
+        )
+        pick = first if index is None else index[first]
+        size = pick.size
     columns = []
     for p in params:
         if p.size == 1:
             p = p.reshape(())
-        elif index is not None:
-            p = p[index]
+        elif pick is not None:
+            p = p[pick]
         columns.append(jnp.broadcast_to(p, (size,)))
-    return jnp.stack(columns, axis=-1)
+    return jnp.stack(columns, axis=-1), row
 
 
 def _check_names(spec: ModelSpec, params: Mapping[str, Any]) -> None:

@@ -1,9 +1,10 @@
 """The ``mnle`` likelihood builder: one normalised network (`ssmhub.mnle`) for any model.
 
 It scores trials with a reaction time and choice-only trials with the same network, so it
-needs no CPN and no correction. The network sees parameters only: the core hands it one row
-when every parameter is shared by all trials (see `ssmhub.pymc.trial_loglik`), and the
-per-trial work is then a mixture of M Gaussians. Guards are the core's (`ssmhub.ops`).
+needs no CPN and no correction. The network sees parameters only, so it runs once per
+distinct parameter row: one when every parameter is shared by all trials, one per group of
+trials that share theirs (``by_row``, `ssmhub.trial_groups`); the per-trial work is then a
+mixture of M Gaussians. Guards are the core's (`ssmhub.ops`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from ssmhub.errors import SsmhubError
 from ssmhub.hookspecs import hookimpl
 from ssmhub.likelihood import Array, Likelihood, LikelihoodBuilder
-from ssmhub.mnle import choice_index, log_choice_probability
+from ssmhub.mnle import at_rows, choice_index, log_choice_probability
 from ssmhub.network import load_network
 from ssmhub.spec import ModelSpec
 
@@ -39,11 +40,11 @@ class MNLELikelihood:
                 f"{list(spec.choices)}: retrain it for this version of the model"
             )
 
-        def logp_choice(params: Array, response: Array) -> Array:
+        def logp_choice(params: Array, response: Array, row: Array | None = None) -> Array:
             index = choice_index(response, spec.choices)
-            return log_choice_probability(network.head(params), index)
+            return log_choice_probability(at_rows(network.head(params), row), index)
 
-        return Likelihood(network.mnle_logp, logp_choice, network.config.box)
+        return Likelihood(network.mnle_logp, logp_choice, network.config.box, by_row=True)
 
 
 @hookimpl
