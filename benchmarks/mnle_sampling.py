@@ -1,34 +1,49 @@
 """The ddm `mnle` network against the exact likelihood (and the LAN), side by side in one run.
 
 For each dataset, the same PyMC model is sampled with each likelihood (NumPyro NUTS, 2 chains,
-``--tune`` + ``--draws``); only ``pm.sample`` is timed (`ssmhub.fitting.sample`, no
-predictive draws). Reported per fit: seconds, divergences, mean tree depth; per parameter, the
-network posterior's |mean difference| from the exact one in exact posterior SDs and the ratio
-of SDs.
+``--tune`` + ``--draws``, the same seed); only the NUTS draws are timed
+(`ssmhub.fitting.draw_posterior`: no predictive draws, no pointwise log-likelihood).
+Reported per fit: seconds, divergences, mean tree depth; per parameter, the network
+posterior's |mean difference| from the exact one in exact posterior SDs, and the ratio of SDs.
 
-Datasets: NeuroRacer (500 Go + 500 NoGo, v's sign by condition, NoGo presses withheld so
-scored by choice alone) and 1000 ddm trials with scalar parameters (v, a, t free, z fixed).
+Datasets, ``--datasets`` of each kind:
 
-Run by hand: ``python benchmarks/mnle_sampling.py [--datasets 5] [--draws 1000] [--tune 500]
-[--likelihoods exact,mnle,lan]``.
+- ``NeuroRacer``: 500 Go + 500 NoGo trials, v's sign by condition, NoGo presses withheld
+  (scored by choice alone); v, a, t free, z = 0.5.
+- ``1000 trials``: ddm trials with scalar parameters; v, a, t free, z = 0.5.
+- ``regression``: 1000 trials with v = b0 + b1 * x, x ~ N(0, 1) per trial; b0, b1, a, t free.
+- ``hierarchical`` (``--hierarchical`` datasets): 14 participants x 285 trials,
+  v = b0 + b1 * x + sigma * u[participant] (non-centred), free a, z, t.
+
+Run by hand: ``python benchmarks/mnle_sampling.py [--datasets 5] [--hierarchical 1]
+[--draws 1000] [--tune 500] [--likelihoods exact,mnle,lan] [--kinds ...]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
+import pymc as pm
 
 import ssmhub
-from ssmhub.fitting import FitConfig, build_model, sample
+from ssmhub.fitting import FitConfig, build_model, draw_posterior
 from ssmhub.neuroracer import TRUTH, simulate_trials
+from ssmhub.pymc import SSM
 
-SCALAR_TRUTH = {"v": 0.8, "a": 1.2, "z": 0.5, "t": 0.35}
+SCALAR = {"v": 0.8, "a": 1.2, "z": 0.5, "t": 0.35}
+REGRESSION = {"b0": 0.6, "b1": 0.4, "a": 1.2, "t": 0.35}
+HIERARCHICAL = {"b0": 0.5, "b1": 0.3, "sigma": 0.3, "a": 1.3, "z": 0.45, "t": 0.3}
+PARTICIPANTS, PER_PARTICIPANT = 14, 285
+
+Builder = Callable[[str], pm.Model]
 
 
-def fit(data: pd.DataFrame, likelihood: str, args: argparse.Namespace, seed: int) -> tuple:
-    config = FitConfig(
+def config(likelihood: str, args: argparse.Namespace, seed: int) -> FitConfig:
+    return FitConfig(
         model="ddm",
         likelihood=likelihood,
         fixed={"z": 0.5},
@@ -38,19 +53,84 @@ def fit(data: pd.DataFrame, likelihood: str, args: argparse.Namespace, seed: int
         chains=2,
         seed=seed,
     )
-    trialwise = {"v": data["condition"].to_numpy()} if "condition" in data else None
-    model = build_model(data, config, trialwise=trialwise)
-    start = time.perf_counter()
-    idata = sample(model, config, progressbar=False)
-    return idata, time.perf_counter() - start
+
+
+def regression_data(truth: dict, n: int, seed: int, groups: np.ndarray | None = None):
+    """Trials with v = b0 + b1 * x (+ sigma * u[group]); one simulator call per trial row."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    v = truth["b0"] + truth["b1"] * x
+    offsets = None
+    if groups is not None:
+        offsets = rng.normal(size=groups.max() + 1)
+        v = v + truth["sigma"] * offsets[groups]
+    theta = {"v": v, "a": truth["a"], "z": truth.get("z", 0.5), "t": truth["t"]}
+    data = ssmhub.simulate("ddm", theta, n=1, seed=seed)
+    data["x"] = x
+    if groups is not None:
+        data["participant"] = groups
+    return data
+
+
+def regression_model(data: pd.DataFrame, likelihood: str) -> pm.Model:
+    t_upper = min(0.9, float(data["rt"].min()))
+    with pm.Model() as model:
+        b0 = pm.Uniform("b0", -1.5, 1.5)
+        b1 = pm.Uniform("b1", -1.0, 1.0)
+        a = pm.Uniform("a", 0.5, 2.5)
+        t = pm.Uniform("t", 0.05, t_upper)
+        v = b0 + b1 * data["x"].to_numpy()
+        SSM("trials", "ddm", likelihood, v=v, a=a, z=0.5, t=t, observed=data[["rt", "response"]])
+    return model
+
+
+def hierarchical_model(data: pd.DataFrame, likelihood: str) -> pm.Model:
+    t_upper = min(0.9, float(data["rt"].min()))
+    participant = data["participant"].to_numpy()
+    with pm.Model() as model:
+        b0 = pm.Normal("b0", 0.0, 1.0)
+        b1 = pm.Normal("b1", 0.0, 0.5)
+        sigma = pm.HalfNormal("sigma", 0.5)
+        u = pm.Normal("u", 0.0, 1.0, shape=PARTICIPANTS)
+        a = pm.Uniform("a", 0.5, 2.5)
+        z = pm.Uniform("z", 0.2, 0.8)
+        t = pm.Uniform("t", 0.05, t_upper)
+        v = b0 + b1 * data["x"].to_numpy() + sigma * u[participant]
+        SSM("trials", "ddm", likelihood, v=v, a=a, z=z, t=t, observed=data[["rt", "response"]])
+    return model
+
+
+def datasets(args: argparse.Namespace, k: int) -> dict[str, tuple[Builder, dict]]:
+    """Each kind's k-th dataset: a model builder per likelihood, and the truth."""
+    out: dict[str, tuple[Builder, dict]] = {}
+    if "NeuroRacer" in args.kinds:
+        racer = simulate_trials(500, seed=100 + k)
+        trialwise = {"v": racer["condition"].to_numpy()}
+        out["NeuroRacer"] = (
+            lambda lik: build_model(racer, config(lik, args, k), trialwise=trialwise),
+            TRUTH,
+        )
+    if "scalar" in args.kinds:
+        scalar = ssmhub.simulate("ddm", SCALAR, n=1000, seed=200 + k)
+        out["1000 trials"] = (lambda lik: build_model(scalar, config(lik, args, k)), SCALAR)
+    if "regression" in args.kinds:
+        reg = regression_data(REGRESSION, 1000, seed=300 + k)
+        out["regression"] = (lambda lik: regression_model(reg, lik), REGRESSION)
+    if "hierarchical" in args.kinds and k < args.hierarchical:
+        groups = np.repeat(np.arange(PARTICIPANTS), PER_PARTICIPANT)
+        hier = regression_data(HIERARCHICAL, groups.size, seed=400 + k, groups=groups)
+        out["hierarchical"] = (lambda lik: hierarchical_model(hier, lik), HIERARCHICAL)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", type=int, default=5)
+    parser.add_argument("--hierarchical", type=int, default=1)
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--tune", type=int, default=500)
     parser.add_argument("--likelihoods", default="exact,mnle,lan")
+    parser.add_argument("--kinds", default="NeuroRacer,scalar,regression,hierarchical")
     args = parser.parse_args()
     names = args.likelihoods.split(",")
     fidelity = [
@@ -60,29 +140,29 @@ def main() -> None:
         "| --- | --- | --- | --- | " + " | ".join("---" for _ in names[1:]) + " |",
     ]
     timing = [
-        "| data | dataset | likelihood | pm.sample seconds | ratio to exact | divergences | "
+        "| data | dataset | likelihood | NUTS seconds | ratio to exact | divergences | "
         "mean tree depth |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for k in range(args.datasets):
-        sets = {
-            "NeuroRacer": (simulate_trials(500, seed=100 + k), TRUTH),
-            "1000 trials": (
-                ssmhub.simulate("ddm", SCALAR_TRUTH, n=1000, seed=200 + k),
-                SCALAR_TRUTH,
-            ),
-        }
-        for label, (data, truth) in sets.items():
-            fits = {name: fit(data, name, args, seed=k) for name in names}
+        for label, (build, truth) in datasets(args, k).items():
+            fits = {}
+            for name in names:
+                model = build(name)
+                start = time.perf_counter()
+                idata = draw_posterior(model, config(name, args, k), progressbar=False)
+                fits[name] = (idata, time.perf_counter() - start)
             for name, (idata, seconds) in fits.items():
                 stats = idata.sample_stats
                 timing.append(
                     f"| {label} | {k} | {name} | {seconds:.1f} | "
-                    f"{seconds / fits['exact'][1]:.2f} | {int(stats['diverging'].sum())} | "
+                    f"{seconds / fits[names[0]][1]:.2f} | {int(stats['diverging'].sum())} | "
                     f"{float(stats['tree_depth'].mean()):.2f} |"
                 )
-            for p in ("v", "a", "t"):
-                e = fits["exact"][0].posterior[p].values.ravel()
+            for p in truth:
+                if p not in fits[names[0]][0].posterior:
+                    continue
+                e = fits[names[0]][0].posterior[p].values.ravel()
                 cells = []
                 for name in names[1:]:
                     n = fits[name][0].posterior[p].values.ravel()
