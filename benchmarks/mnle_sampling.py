@@ -15,24 +15,36 @@ Datasets, ``--datasets`` of each kind:
 - ``hierarchical`` (``--hierarchical`` datasets): 14 participants x 285 trials,
   v = b0 + b1 * x + sigma * u[participant] (non-centred), free a, z, t.
 
+With ``--hssm PYTHON`` (an environment with HSSM 0.5, see `hssm_arm.py`), the reference
+toolbox samples the ``1000 trials`` and ``hierarchical`` data too, in the same run: with
+its analytical ddm and with the ONNX LAN given by ``--onnx`` (``ssmhub export ddm``).
+
 Run by hand: ``python benchmarks/mnle_sampling.py [--datasets 5] [--hierarchical 1]
-[--draws 1000] [--tune 500] [--likelihoods exact,mnle,lan] [--kinds ...]``.
+[--draws 1000] [--tune 500] [--likelihoods exact,mnle,lan] [--kinds ...]
+[--hssm runs/hssm-venv/bin/python --onnx runs/ddm-lan.onnx]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 
-import numpy as np
-import pandas as pd
-import pymc as pm
+from ssmhub.cli import one_jax_device_per_core
 
-import ssmhub
-from ssmhub.fitting import FitConfig, build_model, draw_posterior
-from ssmhub.neuroracer import TRUTH, simulate_trials
-from ssmhub.pymc import SSM
+one_jax_device_per_core()  # as `ssmhub fit` does: the two chains run in parallel
+
+import numpy as np  # noqa: E402  (JAX must see the devices first)
+import pandas as pd  # noqa: E402
+import pymc as pm  # noqa: E402
+
+import ssmhub  # noqa: E402
+from ssmhub.fitting import FitConfig, build_model, draw_posterior  # noqa: E402
+from ssmhub.neuroracer import TRUTH, simulate_trials  # noqa: E402
+from ssmhub.pymc import SSM  # noqa: E402
 
 SCALAR = {"v": 0.8, "a": 1.2, "z": 0.5, "t": 0.35}
 REGRESSION = {"b0": 0.6, "b1": 0.4, "a": 1.2, "t": 0.35}
@@ -40,6 +52,7 @@ HIERARCHICAL = {"b0": 0.5, "b1": 0.3, "sigma": 0.3, "a": 1.3, "z": 0.45, "t": 0.
 PARTICIPANTS, PER_PARTICIPANT = 14, 285
 
 Builder = Callable[[str], pm.Model]
+HSSM_KINDS = {"1000 trials": "scalar", "hierarchical": "hierarchical"}
 
 
 def config(likelihood: str, args: argparse.Namespace, seed: int) -> FitConfig:
@@ -100,26 +113,49 @@ def hierarchical_model(data: pd.DataFrame, likelihood: str) -> pm.Model:
     return model
 
 
-def datasets(args: argparse.Namespace, k: int) -> dict[str, tuple[Builder, dict]]:
-    """Each kind's k-th dataset: a model builder per likelihood, and the truth."""
-    out: dict[str, tuple[Builder, dict]] = {}
+def hssm_fits(args: argparse.Namespace, data: pd.DataFrame, kind: str, seed: int) -> dict:
+    """The reference toolbox's fits of ``data`` (`hssm_arm.py`), by likelihood."""
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/data.csv"
+        data.to_csv(path, index=False)
+        for name, loglik in (("HSSM analytical", "analytical"), ("HSSM LAN", args.onnx)):
+            arm = [args.hssm, "benchmarks/hssm_arm.py", path, kind, loglik]
+            arm += [str(args.draws), str(args.tune), str(seed)]
+            done = subprocess.run(arm, capture_output=True, text=True, check=True)
+            out[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    return out
+
+
+def datasets(args: argparse.Namespace, k: int) -> dict[str, tuple[Builder, dict, pd.DataFrame]]:
+    """Each kind's k-th dataset: a model builder per likelihood, the truth and the data."""
+    out: dict[str, tuple[Builder, dict, pd.DataFrame]] = {}
     if "NeuroRacer" in args.kinds:
         racer = simulate_trials(500, seed=100 + k)
         trialwise = {"v": racer["condition"].to_numpy()}
         out["NeuroRacer"] = (
             lambda lik: build_model(racer, config(lik, args, k), trialwise=trialwise),
             TRUTH,
+            racer,
         )
     if "scalar" in args.kinds:
         scalar = ssmhub.simulate("ddm", SCALAR, n=1000, seed=200 + k)
-        out["1000 trials"] = (lambda lik: build_model(scalar, config(lik, args, k)), SCALAR)
+        out["1000 trials"] = (
+            lambda lik: build_model(scalar, config(lik, args, k)),
+            SCALAR,
+            scalar,
+        )
     if "regression" in args.kinds:
         reg = regression_data(REGRESSION, 1000, seed=300 + k)
-        out["regression"] = (lambda lik: regression_model(reg, lik), REGRESSION)
+        out["regression"] = (lambda lik: regression_model(reg, lik), REGRESSION, reg)
     if "hierarchical" in args.kinds and k < args.hierarchical:
         groups = np.repeat(np.arange(PARTICIPANTS), PER_PARTICIPANT)
         hier = regression_data(HIERARCHICAL, groups.size, seed=400 + k, groups=groups)
-        out["hierarchical"] = (lambda lik: hierarchical_model(hier, lik), HIERARCHICAL)
+        out["hierarchical"] = (
+            lambda lik: hierarchical_model(hier, lik),
+            HIERARCHICAL,
+            hier,
+        )
     return out
 
 
@@ -131,6 +167,8 @@ def main() -> None:
     parser.add_argument("--tune", type=int, default=500)
     parser.add_argument("--likelihoods", default="exact,mnle,lan")
     parser.add_argument("--kinds", default="NeuroRacer,scalar,regression,hierarchical")
+    parser.add_argument("--hssm", help="python of an environment with hssm 0.5")
+    parser.add_argument("--onnx", default="runs/ddm-lan.onnx", help="LAN for HSSM")
     args = parser.parse_args()
     names = args.likelihoods.split(",")
     fidelity = [
@@ -145,7 +183,7 @@ def main() -> None:
         "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for k in range(args.datasets):
-        for label, (build, truth) in datasets(args, k).items():
+        for label, (build, truth, data) in datasets(args, k).items():
             fits = {}
             for name in names:
                 model = build(name)
@@ -175,7 +213,14 @@ def main() -> None:
                     + " | ".join(cells)
                     + " |"
                 )
-            print("\n".join(timing[-len(names) :]), flush=True)
+            if args.hssm and label in HSSM_KINDS:
+                for name, fit in hssm_fits(args, data, HSSM_KINDS[label], k).items():
+                    timing.append(
+                        f"| {label} | {k} | {name} | {fit['seconds']:.1f} | "
+                        f"{fit['seconds'] / fits[names[0]][1]:.2f} | {fit['divergences']} | "
+                        f"{fit['tree_depth']:.2f} |"
+                    )
+            print("\n".join(timing[-len(names) - 2 :]), flush=True)
     print("\n".join(fidelity), end="\n\n")
     print("\n".join(timing))
 

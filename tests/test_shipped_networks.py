@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 
 import ssmhub
-from ssmhub.evaluation import has_reference, measure
+from ssmhub.evaluation import choice_accuracy, has_reference, mass_error, measure
 from ssmhub.plugins import get_manager
 
 # The bars (tracked in docs/benchmarks.md): (median, p99) of the absolute error.
+KINDS = ("lan", "cpn", "mnle")
+CHOICE_BAR = 0.002  # an mnle's choice probability, median |error| (ddm)
 BARS = {
     ("ddm", "lan"): (0.01, 0.10),
+    ("ddm", "mnle"): (0.01, 0.10),
     ("angle", "lan"): (0.02, 0.15),
     ("weibull", "lan"): (0.02, 0.15),
     ("ornstein", "lan"): (0.02, 0.15),
@@ -25,13 +28,14 @@ BARS = {
 SHIPPED = [
     (spec.name, kind)
     for spec in ssmhub.list_models()
-    for kind in ("lan", "cpn")
+    for kind in KINDS
     if get_manager().locate_network(spec, kind) is not None
 ]
 
 
 def test_the_ddm_plugin_ships_its_networks():
     assert ("ddm", "lan") in SHIPPED
+    assert ("ddm", "mnle") in SHIPPED
 
 
 @pytest.mark.slow
@@ -54,13 +58,17 @@ def test_shipped_network_is_as_accurate_as_its_card_says(model, kind):
     assert recorded is not None
     assert recorded.n_parameter_sets >= 200
     n_sets = 40 if get_manager().find_likelihood(spec, "exact") is not None else 8
-    report, _ = measure(network, spec, n_parameter_sets=n_sets, n_trials=50, seed=123)
+    report, draws = measure(network, spec, n_parameter_sets=n_sets, n_trials=50, seed=123)
     assert report.reference == recorded.reference
     assert report.median_abs_error <= 3 * recorded.median_abs_error
     if model == "ddm":  # enough sets for the bars themselves
         median_bar, p99_bar = BARS[model, kind]
         assert report.median_abs_error <= median_bar
         assert p99_bar is None or report.p99_abs_error <= p99_bar
+    if kind == "mnle":
+        choice = choice_accuracy(network, spec, draws, report.reference, seed=123)
+        assert choice.median_abs_error <= CHOICE_BAR
+        assert mass_error(network, np.stack([d.theta for d in draws[:5]])) < 1e-5
 
 
 @pytest.mark.parametrize(("model", "kind"), sorted(BARS))
@@ -80,13 +88,14 @@ def test_shipped_network_gives_finite_values_and_gradients_in_its_box(model, kin
     network = ssmhub.load_network(model, kind)
     box = network.config.box
     rng = np.random.default_rng(0)
-    params = np.column_stack([rng.uniform(*box[n], 64) for n in network.config.parameter_names])
+    names = network.config.parameter_names
+    params = np.column_stack([rng.uniform(*box[n], 64) for n in names])
+    t = params[:, names.index("t")] if "t" in names else 0.0
+    choices = network.config.choices or ssmhub.get_model(model).choices
     rows = (
         params
         if kind == "cpn"
-        else np.column_stack(
-            [params, params[:, -1] + rng.uniform(0.01, 5, 64), rng.choice([-1.0, 1.0], 64)]
-        )
+        else np.column_stack([params, t + rng.uniform(0.01, 5, 64), rng.choice(choices, 64)])
     )
     rows = rows.astype(np.float32)
     assert np.all(np.isfinite(network(rows)))
