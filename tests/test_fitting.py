@@ -84,7 +84,7 @@ def test_bad_trials_are_refused_before_sampling(tmp_path, csv, expected):
 
 def test_priors_follow_the_networks_box_and_fixed_values_are_checked():
     ranges = prior_ranges(FitConfig(model="ddm", fixed={"z": 0.5}))
-    box = ssmhub.load_network("ddm", "lan").config.box
+    box = ssmhub.load_network("ddm", "mnle").config.box  # the default likelihood's
     assert ranges == {name: tuple(box[name]) for name in ("v", "a", "t")}
     with pytest.raises(SsmhubError, match="has no parameter q"):
         prior_ranges(FitConfig(model="ddm", fixed={"q": 1.0}))

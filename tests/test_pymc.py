@@ -344,6 +344,22 @@ def test_rows_without_rt_need_a_choice_network(data, network_home, tinyddm):
         SSM("y", "tinyddm", "lan", observed=data, v=1.0, a=1.2, z=0.5, t=0.3)
 
 
+def test_the_default_likelihood_is_the_best_network_the_model_has(data, network_home, tinyddm):
+    theta = {"v": 1.0, "a": 1.2, "z": 0.5, "t": 0.3}
+    with pytest.raises(SsmhubError, match=r"no likelihood 'lan' for model 'tinyddm'"):
+        SSM.dist("tinyddm", **theta)  # no network at all: the error names the missing one
+    shutil.copytree(network_home / "networks" / "ddm" / "lan", tinyddm / "lan")
+    shutil.copytree(network_home / "networks" / "ddm" / "cpn", tinyddm / "cpn")
+    rows = data.to_numpy()
+    lan = pm.logp(SSM.dist("tinyddm", "lan", **theta), rows).eval()
+    np.testing.assert_array_equal(pm.logp(SSM.dist("tinyddm", **theta), rows).eval(), lan)
+    manager = get_manager()
+    shutil.copytree(manager.locate_network(manager.catalog.get("ddm"), "mnle"), tinyddm / "mnle")
+    mnle = pm.logp(SSM.dist("tinyddm", "mnle", **theta), rows).eval()
+    assert not np.allclose(mnle, lan)
+    np.testing.assert_array_equal(pm.logp(SSM.dist("tinyddm", **theta), rows).eval(), mnle)
+
+
 def test_unknown_names_list_what_is_available(tinyddm):
     with pytest.raises(UnknownModelError, match=r"Installed models: .*ddm"):
         SSM.dist("dmm", v=1.0, a=1.0, z=0.5, t=0.3)

@@ -462,6 +462,8 @@ def _fit_and_report(
     except ValidationError as exc:
         raise SsmhubError(f"invalid fit settings: {exc}") from None
     model = build_model(data, config, trialwise=trialwise)
+    manager = get_manager()
+    likelihood = config.likelihood or manager.default_likelihood(manager.catalog.get(config.model))
     idata = sample(model, config)
     summary = write_results(idata, data, out, truth=truth)
     columns = [
@@ -472,7 +474,8 @@ def _fit_and_report(
     table = Table(
         "parameter",
         *columns,
-        title=f"posterior ({config.sampler}, {config.chains} x {config.draws} draws)",
+        title=f"posterior ({likelihood} likelihood, {config.sampler}, "
+        f"{config.chains} x {config.draws} draws)",
     )
     for name, row in summary[columns].iterrows():
         table.add_row(str(name), *(f"{x:.3f}" for x in row))
@@ -485,7 +488,10 @@ def fit(
     data: Annotated[Path, typer.Argument(help="CSV with columns rt and response.")],
     model: Annotated[str, typer.Option(help="Model name, e.g. ddm.")],
     out: Annotated[Path, typer.Option(help="Directory for the results.")],
-    likelihood: Annotated[str, typer.Option(help="lan (networks) or exact.")] = "lan",
+    likelihood: Annotated[
+        str | None,
+        typer.Option(help="mnle or lan (networks), exact; default: the model's mnle, else lan."),
+    ] = None,
     fix: Annotated[
         list[str] | None, typer.Option(help="Fix a parameter, e.g. z=0.5 (repeatable).")
     ] = None,
@@ -518,7 +524,10 @@ def fit(
 @demo_app.command("neuroracer")
 def demo_neuroracer(
     out: Annotated[Path, typer.Option(help="Directory for the results.")] = Path("neuroracer"),
-    likelihood: Annotated[str, typer.Option(help="lan (networks) or exact.")] = "lan",
+    likelihood: Annotated[
+        str | None,
+        typer.Option(help="mnle or lan (networks), exact; default: the model's mnle, else lan."),
+    ] = None,
     sampler: Sampler = "numpyro",
     draws: Draws = 2000,
     tune: Tune = 500,

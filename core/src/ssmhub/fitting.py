@@ -30,7 +30,7 @@ class FitConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model: str
-    likelihood: str = "lan"
+    likelihood: str | None = None  # None: the model's best network (default_likelihood)
     fixed: dict[str, float] = {}
     sampler: Sampler = "numpyro"
     draws: PositiveInt = 1000

@@ -41,6 +41,11 @@ BUILTIN = "ssmhub (built-in)"
 PLUGINS_ENV = "SSMHUB_PLUGINS"
 
 
+# Network likelihoods in the order they measured best (docs/benchmarks.md, "The mnle network
+# kind"): a normalised mnle is as faithful as the exact ddm posterior and faster than a LAN.
+DEFAULT_LIKELIHOODS = ("mnle", "lan")
+
+
 @dataclass
 class PluginRecord:
     """What `ssmhub plugins` shows about one plugin."""
@@ -229,8 +234,16 @@ class PluginManager:
                 return builder.build(spec)
         return None
 
-    def likelihood(self, spec: ModelSpec, name: str) -> Likelihood:
-        """Like `find_likelihood`, but a missing one is an error listing the available."""
+    def default_likelihood(self, spec: ModelSpec) -> str:
+        """The likelihood a model gets unless one is named: the first of
+        `DEFAULT_LIKELIHOODS` it has (``lan`` if none, so the error names what it has)."""
+        offered = {b.name for b in self.likelihoods() if b.supports(spec)}
+        return next((name for name in DEFAULT_LIKELIHOODS if name in offered), "lan")
+
+    def likelihood(self, spec: ModelSpec, name: str | None = None) -> Likelihood:
+        """Like `find_likelihood`, but a missing one is an error listing the available;
+        None: the model's `default_likelihood`."""
+        name = name or self.default_likelihood(spec)
         found = self.find_likelihood(spec, name)
         if found is None:
             available = sorted({b.name for b in self.likelihoods() if b.supports(spec)})

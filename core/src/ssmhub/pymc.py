@@ -1,10 +1,11 @@
 """Sequential sampling models as PyMC distributions: `SSM`.
 
-``SSM("y", model="ddm", likelihood="lan", observed=data, v=v, a=a, z=0.5, t=t)`` adds the
+``SSM("y", model="ddm", likelihood="mnle", observed=data, v=v, a=a, z=0.5, t=t)`` adds the
 trials of one model to a PyMC model. The likelihood comes from a builder registered with
-the ``register_likelihoods`` hook (``lan``: trained networks; ``exact``: the ddm's closed
-form), is guarded by `ssmhub.ops.guard` and wrapped in one `ssmhub.ops.LogLikeOp`, so the
-PyMC, numpyro and blackjax samplers all run it; draws come from the model's simulator.
+the ``register_likelihoods`` hook (``mnle``, ``lan``: trained networks; ``exact``: the
+ddm's closed form), is guarded by `ssmhub.ops.guard` and wrapped in one
+`ssmhub.ops.LogLikeOp`, so the PyMC, numpyro and blackjax samplers all run it; draws come
+from the model's simulator.
 
 Observed rows with an rt are scored by ``logp_rt``, rows with a NaN rt by ``logp_choice``;
 the rows are split once, when the graph is built, and the log-likelihood keeps one entry per
@@ -63,7 +64,9 @@ class SSM:
 
     Every parameter of the model is given, as a number, a PyMC variable, or a length-N
     tensor (one value per trial). ``observed`` is an (N, 2) array of ``[rt, response]`` rows
-    or a DataFrame with those columns; a NaN rt is a response without a reaction time. With
+    or a DataFrame with those columns; a NaN rt is a response without a reaction time.
+    ``likelihood`` names a registered one (``mnle``, ``lan``, ``exact``...); None: the
+    model's best network (`PluginManager.default_likelihood`: its mnle, else its LAN). With
     a network likelihood, parameters outside the networks' training box get -inf unless
     ``extrapolate=True``; priors reaching outside it give an `OutsideTrainingBoxWarning`.
     A ``t`` prior starting at or above the fastest rt gives a `StartingPointWarning`:
@@ -74,7 +77,7 @@ class SSM:
         cls,
         name: str,
         model: str = "ddm",
-        likelihood: str = "lan",
+        likelihood: str | None = None,
         *,
         observed: Any = None,
         extrapolate: bool = False,
@@ -95,7 +98,7 @@ class SSM:
         )
         pm_model = pm.modelcontext(None)
         if dist.box is not None:
-            _warn_outside_box(pm_model, tensors, dist.box, f"{likelihood!r} likelihood")
+            _warn_outside_box(pm_model, tensors, dist.box, f"{dist.name!r} likelihood")
         if data is not None and "t" in tensors:
             _check_t_start(pm_model, rv, tensors["t"], data[:, 0])
         return rv
@@ -104,7 +107,7 @@ class SSM:
     def dist(
         cls,
         model: str = "ddm",
-        likelihood: str = "lan",
+        likelihood: str | None = None,
         *,
         extrapolate: bool = False,
         shape: Any = None,
@@ -123,6 +126,7 @@ class _Distribution:
     """One model with one likelihood: the logp and random functions CustomDist calls."""
 
     spec: ModelSpec
+    name: str  # of the likelihood
     likelihood: Likelihood  # guarded
     box: Box | None  # parameters outside it get -inf; None: no box (or extrapolate=True)
     simulator: Simulator
@@ -130,14 +134,15 @@ class _Distribution:
 
     @classmethod
     def create(
-        cls, model: str, likelihood: str, extrapolate: bool, params: Mapping[str, Any]
+        cls, model: str, likelihood: str | None, extrapolate: bool, params: Mapping[str, Any]
     ) -> _Distribution:
         manager = get_manager()
         spec = manager.catalog.get(model)
         _check_names(spec, params)
-        built = manager.likelihood(spec, likelihood)
+        name = likelihood or manager.default_likelihood(spec)
+        built = manager.likelihood(spec, name)
         box = None if extrapolate else built.box
-        return cls(spec, guard(built, spec, box), box, manager.simulator(spec))
+        return cls(spec, name, guard(built, spec, box), box, manager.simulator(spec))
 
     def tensors(self, params: Mapping[str, Any]) -> dict[str, TensorVariable]:
         """The parameters in spec order as float tensors, one number or one per trial."""
