@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 
 import ssmhub
 from ssmhub.errors import SsmhubError
@@ -53,6 +55,9 @@ def test_fit_writes_the_posterior_and_its_pictures(tmp_path):
         assert (tmp_path / "fit" / name).stat().st_size > 0
     summary = pd.read_csv(tmp_path / "fit" / "summary.csv", index_col=0)
     assert set(summary.index) == {"v", "a", "t"}
+    with xr.open_datatree(tmp_path / "fit" / "idata.nc") as tree:
+        (used,) = json.loads(tree.attrs["ssmhub"])["observed"]
+    assert (used["model"], used["likelihood"], used["networks"]) == ("ddm", "exact", [])
     assert abs(summary.loc["a", "mean"] - 1.5) < 0.3
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import shutil
 import warnings
+from importlib.metadata import version
+from pathlib import Path
 
 import arviz as az
 import jax
@@ -309,6 +311,10 @@ BAD = {
     ),
     "wrong shape": (np.ones((4, 3)), r"\(N, 2\) array .* got an array of shape \(4, 3\)"),
     "no rows": (np.empty((0, 2)), "no rows"),
+    "milliseconds": (
+        frame([523.0, 701.0, np.nan, 12.0], [1, -1, 1, 1]),
+        r"median reaction time is 523, but ssmhub takes seconds .* divide rt by 1000",
+    ),
 }
 
 
@@ -317,6 +323,40 @@ def test_bad_observed_data_name_the_column_row_and_rule(case):
     observed, message = BAD[case]
     with pm.Model(), pytest.raises(ObservedDataError, match=message):
         SSM("y", "ddm", "exact", observed=observed, v=1.0, a=1.2, z=0.5, t=0.1)
+
+
+@pytest.mark.parametrize("likelihood", ["lan", "mnle"])
+def test_reaction_times_beyond_a_networks_training_horizon_are_refused(data, likelihood):
+    late = data[["rt", "response"]].copy()
+    late.loc[5, "rt"] = 25.0  # ssm-simulators' horizon, where the training data end: 20 s
+    message = rf"row 5: 25 s lies beyond 20 s, the longest reaction time the '{likelihood}'"
+    with pm.Model(), pytest.raises(ObservedDataError, match=message):
+        SSM("y", "ddm", likelihood, observed=late, v=1.0, a=1.2, z=0.5, t=0.1)
+    with pm.Model():  # a closed form has no horizon
+        y = SSM("y", "ddm", "exact", observed=late, v=1.0, a=1.2, z=0.5, t=0.1)
+        assert np.isfinite(pm.logp(y, late.to_numpy()).eval()[5])
+
+
+def test_provenance_names_each_network_by_its_source_and_checksum(data, network_home):
+    from ssmhub.files import sha256_of
+    from ssmhub.pymc import provenance
+
+    with pm.Model() as model:
+        SSM("lan", "ddm", "lan", observed=data, v=1.0, a=1.2, z=0.5, t=0.1)
+        SSM("mnle", "ddm", "mnle", observed=data, v=1.0, a=1.2, z=0.5, t=0.1)
+        SSM("exact", "ddm", "exact", observed=data, v=1.0, a=1.2, z=0.5, t=0.1)
+    record = provenance(model)
+    assert record["ssmhub_version"] == version("ssmhub")
+    lan, mnle, closed = record["observed"]
+    assert (lan["variable"], lan["model"], lan["likelihood"]) == ("lan", "ddm", "lan")
+    assert [n["kind"] for n in lan["networks"]] == ["lan", "cpn"]
+    assert lan["networks"][0]["source"] == str((network_home / "networks/ddm/lan").resolve())
+    (shipped,) = mnle["networks"]
+    assert "ssmhub_ddm" in shipped["source"]  # the plugin's, not the cache's
+    for net in (*lan["networks"], shipped):
+        assert net["weights_sha256"] == sha256_of(Path(net["source"]) / "weights.safetensors")
+        assert "ssmhub" in net["trained_with"]
+    assert closed["networks"] == []
 
 
 def test_trialwise_parameters_must_have_one_value_per_row(data):

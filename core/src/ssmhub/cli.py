@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -480,6 +481,13 @@ def _fit_and_report(
     for name, row in summary[columns].iterrows():
         table.add_row(str(name), *(f"{x:.3f}" for x in row))
     console.print(table)
+    for used in json.loads(idata.attrs["ssmhub"])["observed"]:
+        for net in used["networks"]:
+            console.print(
+                f"{net['model']} {net['kind']} network: {net['source']} "
+                f"(weights sha256 {net['weights_sha256'][:12]}…)",
+                soft_wrap=True,
+            )
     console.print(f"wrote idata.nc, summary.csv, posterior.png and ppc.png to {out}")
 
 

@@ -8,6 +8,7 @@ written the way people read them: ``idata.nc``, ``summary.csv``, ``posterior.png
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -132,13 +133,14 @@ def draw_posterior(
     model: pm.Model, config: FitConfig, progressbar: bool = True, **nuts: Any
 ) -> Any:
     """NUTS draws as ``config`` says, started where every observed trial is possible;
-    ``nuts`` goes to ``pm.sample`` (e.g. ``target_accept``)."""
+    ``nuts`` goes to ``pm.sample`` (e.g. ``target_accept``). The networks that made them are
+    recorded in ``attrs["ssmhub"]`` (JSON, `ssmhub.pymc.provenance`)."""
     import pymc as pm
 
-    from ssmhub.pymc import initvals
+    from ssmhub.pymc import initvals, provenance
 
     with model:
-        return pm.sample(
+        idata = pm.sample(
             initvals=initvals(),
             draws=config.draws,
             tune=config.tune,
@@ -148,6 +150,8 @@ def draw_posterior(
             progressbar=progressbar,
             **nuts,
         )
+    idata.attrs["ssmhub"] = json.dumps(provenance(model))
+    return idata
 
 
 def sample(model: pm.Model, config: FitConfig, progressbar: bool = True) -> Any:

@@ -26,19 +26,26 @@ class Likelihood(NamedTuple):
     the spec's parameter order, or (1, P) when every trial shares one row; every function
     returns (N,). ``box`` is where the likelihood can be trusted (a network's training box);
     the core gives -inf outside it unless the user asks to extrapolate. None means no such
-    limit (a closed form).
+    limit (a closed form). ``max_rt`` is the longest reaction time it can score, the horizon
+    of a network's training data: observed trials beyond it are refused, never extrapolated
+    to (None: no limit).
 
     ``by_row=True`` says both functions also take a last argument ``row``, (N,) ints, with
     ``params`` then (G, P): trial n has the parameters of row ``row[n]``. The core passes
     it for trials that share their parameters by construction (`ssmhub.trial_groups`), so
     that work which depends on the parameters alone (an ``mnle`` network) is done once per
     group instead of once per trial.
+
+    ``provenance`` describes what the functions were made from, one record per network
+    (`ssmhub.network.Network.provenance`); every fit stores it beside its draws.
     """
 
     logp_rt: Callable[..., Array]
     logp_choice: Callable[..., Array] | None
     box: dict[str, tuple[float, float]] | None = None
     by_row: bool = False
+    max_rt: float | None = None
+    provenance: tuple[dict[str, Any], ...] = ()
 
 
 class LikelihoodBuilder(Protocol):

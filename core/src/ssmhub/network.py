@@ -137,13 +137,26 @@ class Network:
     A LAN, and an MNLE, map (N, P + 2) rows [parameters, rt, response] to N log-likelihoods;
     a CPN maps (N, P) parameter rows to N values of log P(response = +1). An MNLE's own
     interface is `head` (parameters only) and `ssmhub.mnle`. ``weights_sha256`` identifies
-    the weights file, so that a LAN's correction can check it sits beside its own CPN.
+    the weights file, so that a LAN's correction can check it sits beside its own CPN, and
+    so that a fit can name the network that made it (`provenance`).
     """
 
     config: NetworkConfig
     weights: tuple[tuple[Any, Any], ...]
     correction: tuple[tuple[Any, Any], ...] | None = None
     weights_sha256: str = ""
+    source: str = ""  # the directory it was read from
+
+    def provenance(self) -> dict[str, Any]:
+        """What a fit records about this network: enough to find and check it again."""
+        c = self.config
+        return {
+            "model": c.model,
+            "kind": c.kind,
+            "source": self.source,
+            "weights_sha256": self.weights_sha256,
+            "trained_with": dict(c.versions),
+        }
 
     def logits(self, x: Any) -> Any:
         """The raw network output (a log-likelihood, or the logit of P(upper))."""
@@ -310,7 +323,7 @@ def read_network(path: Path, spec: ModelSpec | None = None) -> Network:
         )
     if tensors:
         raise SsmhubError(f"{path / WEIGHTS}: unexpected tensors {sorted(tensors)}")
-    return Network(config, weights, correction, sha256_of(path / WEIGHTS))
+    return Network(config, weights, correction, sha256_of(path / WEIGHTS), str(path.resolve()))
 
 
 def _layers(

@@ -38,6 +38,7 @@ def check_observed(
     response = _numeric("response", response)
     _first_bad("rt", rt, np.isinf(rt), "rt must be finite (NaN marks a trial without an rt)")
     _first_bad("rt", rt, rt <= 0, "rt must be positive")
+    _check_seconds(rt)
     _first_bad(
         "response",
         response,
@@ -84,6 +85,22 @@ def _numeric(column: str, values: np.ndarray) -> np.ndarray:
                 f"column {column!r}, row {row}: {value!r} is not a number"
             ) from None
     raise ObservedDataError(f"column {column!r}: values of type {values.dtype} are not numbers")
+
+
+# Reaction times are in seconds. A median this long is no decision experiment; it is what
+# data recorded in milliseconds look like, which would otherwise be scored as very slow trials.
+LONGEST_MEDIAN_RT = 20.0
+
+
+def _check_seconds(rt: np.ndarray) -> None:
+    if np.isnan(rt).all():
+        return
+    median = float(np.nanmedian(rt))
+    if median > LONGEST_MEDIAN_RT:
+        raise ObservedDataError(
+            f"column 'rt': the median reaction time is {median:g}, but ssmhub takes seconds "
+            f"(a median above {LONGEST_MEDIAN_RT:g} s looks like milliseconds: divide rt by 1000)"
+        )
 
 
 def _first_bad(column: str, values: np.ndarray, bad: np.ndarray, rule: str) -> None:

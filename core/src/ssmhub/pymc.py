@@ -96,6 +96,12 @@ class SSM:
             dims=dims,
             shape=shape,
         )
+        rv.tag.ssmhub_provenance = {
+            "variable": name,
+            "model": dist.spec.name,
+            "likelihood": dist.name,
+            "networks": list(dist.likelihood.provenance),
+        }
         pm_model = pm.modelcontext(None)
         if dist.box is not None:
             _warn_outside_box(pm_model, tensors, dist.box, f"{dist.name!r} likelihood")
@@ -199,6 +205,16 @@ class _Distribution:
             self.spec.choices,
             {name: n for name, n in lengths.items() if n is not None and n > 1},
         )
+        horizon = self.likelihood.max_rt
+        if horizon is not None and (data[:, 0] > horizon).any():
+            row = int(np.argmax(data[:, 0] > horizon))
+            raise ObservedDataError(
+                f"column 'rt', row {row}: {data[row, 0]:g} s lies beyond {horizon:g} s, the "
+                f"longest reaction time the {self.name!r} likelihood of model "
+                f"{self.spec.name!r} was trained on; a network is not evaluated where it has "
+                "seen no data: leave such trials out, or train one with a longer horizon "
+                "(the recipe's max_rt)"
+            )
         no_rt = np.isnan(data[:, 0])
         if no_rt.any() and self.likelihood.logp_choice is None:
             raise ObservedDataError(
@@ -378,6 +394,23 @@ def _warn_outside_box(
 def _depends_on_free_rvs(model: pm.Model, x: TensorVariable) -> bool:
     free = set(model.free_RVs)
     return any(v in free for v in ancestors([x]))
+
+
+def provenance(model: pm.Model | None = None) -> dict[str, Any]:
+    """What made this model's likelihoods: per `SSM` variable, the model, the likelihood and
+    each network (its source directory and weights' sha256), with ssmhub's version. Fits
+    store it as JSON in ``idata.attrs["ssmhub"]`` (`ssmhub.fitting.draw_posterior`)."""
+    from importlib.metadata import version
+
+    model = pm.modelcontext(model)
+    return {
+        "ssmhub_version": version("ssmhub"),
+        "observed": [
+            rv.tag.ssmhub_provenance
+            for rv in model.observed_RVs
+            if hasattr(rv.tag, "ssmhub_provenance")
+        ],
+    }
 
 
 def initvals(model: pm.Model | None = None) -> dict[str, np.ndarray]:

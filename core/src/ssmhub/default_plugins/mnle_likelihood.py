@@ -44,7 +44,14 @@ class MNLELikelihood:
             index = choice_index(response, spec.choices)
             return log_choice_probability(at_rows(network.head(params), row), index)
 
-        return Likelihood(network.mnle_logp, logp_choice, network.config.box, by_row=True)
+        return Likelihood(
+            network.mnle_logp,
+            logp_choice,
+            network.config.box,
+            by_row=True,
+            max_rt=network.config.recipe.max_rt,
+            provenance=(network.provenance(),),
+        )
 
 
 @hookimpl

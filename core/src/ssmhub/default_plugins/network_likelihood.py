@@ -97,7 +97,11 @@ class NetworkLikelihood:
             for name in spec.parameter_names
         }
         return Likelihood(
-            _lan_part(lan, cpn), partial(cpn_logp, cpn) if cpn is not None else None, box
+            _lan_part(lan, cpn),
+            partial(cpn_logp, cpn) if cpn is not None else None,
+            box,
+            max_rt=lan.config.recipe.max_rt,  # the CPN sees no rt
+            provenance=tuple(net.provenance() for net in (lan, cpn) if net is not None),
         )
 
 
