@@ -463,9 +463,8 @@ def _fit_and_report(
     except ValidationError as exc:
         raise SsmhubError(f"invalid fit settings: {exc}") from None
     model = build_model(data, config, trialwise=trialwise)
-    manager = get_manager()
-    likelihood = config.likelihood or manager.default_likelihood(manager.catalog.get(config.model))
     idata = sample(model, config)
+    (used,) = json.loads(idata.attrs["ssmhub"])["observed"]  # build_model adds one SSM
     summary = write_results(idata, data, out, truth=truth)
     columns = [
         c
@@ -475,19 +474,18 @@ def _fit_and_report(
     table = Table(
         "parameter",
         *columns,
-        title=f"posterior ({likelihood} likelihood, {config.sampler}, "
+        title=f"posterior ({used['likelihood']} likelihood, {config.sampler}, "
         f"{config.chains} x {config.draws} draws)",
     )
     for name, row in summary[columns].iterrows():
         table.add_row(str(name), *(f"{x:.3f}" for x in row))
     console.print(table)
-    for used in json.loads(idata.attrs["ssmhub"])["observed"]:
-        for net in used["networks"]:
-            console.print(
-                f"{net['model']} {net['kind']} network: {net['source']} "
-                f"(weights sha256 {net['weights_sha256'][:12]}…)",
-                soft_wrap=True,
-            )
+    for net in used["networks"]:
+        console.print(
+            f"{net['model']} {net['kind']} network: {net['source']} "
+            f"(weights sha256 {net['weights_sha256'][:12]}…)",
+            soft_wrap=True,
+        )
     console.print(f"wrote idata.nc, summary.csv, posterior.png and ppc.png to {out}")
 
 
