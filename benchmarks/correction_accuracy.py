@@ -39,8 +39,11 @@ def main() -> None:
     middle, half = box.mean(1), (box[:, 1] - box[:, 0]) * args.inner / 2
     rng = np.random.default_rng(args.seed)
     theta = rng.uniform(middle - half, middle + half, (args.sets, len(names))).astype(np.float32)
-    response = np.where(rng.random(args.sets) < 0.5, 1.0, -1.0).astype(np.float32)
-    value, gradient = correction_labels(lan, cpn, theta, response, correction.settings.quadrature)
+    spec = ssmhub.get_model(args.model)
+    upper, lower = spec.upper_choice, spec.lower_choice
+    response = np.where(rng.random(args.sets) < 0.5, upper, lower).astype(np.float32)
+    quadrature = correction.settings.quadrature
+    value, gradient = correction_labels(lan, cpn, theta, response, quadrature, upper)
 
     ours, pull = jax.vjp(lambda th: lan.correction_of(th, response), jnp.asarray(theta))
     (our_gradient,) = pull(jnp.ones_like(ours))

@@ -37,6 +37,7 @@ SPEC = ssmhub.ModelSpec(
         ssmhub.Parameter(name="z", lower=0.1, upper=0.9, default=0.5),
         ssmhub.Parameter(name="t", lower=0.0, upper=2.0, default=0.001),
     ),
+    non_decision_time="t",
     ssms_model="ddm",
 )
 

@@ -5,6 +5,7 @@ User errors must end with exit code 2 and one line naming the problem, never a t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -87,7 +88,8 @@ def test_info_describes_a_model():
     text = flat(result.stdout)
     assert "theta" in first_cells(result.stdout)
     assert "angle (ssmhub-angle" in text
-    assert "choices: [-1, 1]" in text
+    assert "choices: [-1, 1] (-1: lower bound, 1: upper bound)" in text
+    assert "non-decision time: t" in text
     assert "lan recipe: estimator=pyddm" in text
 
 
@@ -149,3 +151,73 @@ def test_info_prints_a_plugins_text_verbatim(plugin_dists):
     assert result.returncode == 0, result.stderr
     assert "guesses come in [t, t + 2 s]" in flat(result.stdout)
     assert "drift, per [s]" in flat(result.stdout)
+
+
+# The tiny ddm with a CPN recipe of its own: a narrowed box and a seed that are not defaults.
+NARROWED_DDM = TINY_DDM_SOURCE.replace(
+    'ssms_model="ddm",',
+    'ssms_model="ddm",\n    recipes=(ssmhub.Recipe(kind="cpn", box={"v": (-1.0, 1.0)}, '
+    "n_simulations=50_000, seed=7),),",
+)
+
+
+def test_info_shows_the_recipe_in_force_box_included(plugin_dists):
+    plugin_dists.add("narrowed", NARROWED_DDM)
+    result = run_cli("info", "tinyddm", plugins=plugin_dists)
+    assert result.returncode == 0, result.stderr
+    text = flat(result.stdout)
+    # 10,000 sets (the default) x 50,000 simulations (the plugin's)
+    assert (
+        "cpn recipe: estimator=kde, 10,000 parameter sets x 50,000 simulations = "
+        "500,000,000 simulated trials; box: v [-1, 1] (narrowed), a [0.3, 2.5], z [0.1, 0.9], "
+        "t [0, 2]"
+    ) in text
+    assert "lan recipe: estimator=kde, 10,000 parameter sets x 100,000 simulations" in text
+
+
+def test_a_recipe_file_changes_only_the_fields_it_names(plugin_dists, tmp_path):
+    plugin_dists.add("narrowed", NARROWED_DDM)
+    recipe, out = tmp_path / "recipe.json", tmp_path / "data"
+    changes = {"n_parameter_sets": 2, "shard_size": 2, "n_simulations": 100, "box": {"a": [1, 2]}}
+    recipe.write_text(json.dumps(changes))
+    result = run_cli(
+        "generate",
+        "tinyddm",
+        "--kind",
+        "cpn",
+        "--recipe",
+        str(recipe),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        plugins=plugin_dists,
+    )
+    assert result.returncode == 0, result.stderr
+    text = flat(result.stdout)
+    # The cost is announced before the work, whose summary is the last line.
+    announced = text.index("2 parameter sets x 100 simulations = 200 simulated trials")
+    assert announced < text.index("1 shards, 2 rows")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["box"] == {"v": [-1, 1], "a": [1, 2], "z": [0.1, 0.9], "t": [0, 2]}
+    assert manifest["recipe"]["seed"] == 7  # the plugin's, kept
+    assert manifest["recipe"]["n_simulations"] == 100  # the file's
+
+
+@pytest.mark.parametrize(
+    ("csv", "message"),
+    [
+        ("rt,response\n0.5,1\nabc,-1\n0.7,1\n", "line 3, column 'rt': 'abc' is not a number"),
+        ("rt,response\n0.5,1\n0.6,1\n0.7,-1\n0.8,0\n", "line 5, column 'response': response"),
+    ],
+    ids=["text-rt", "unknown-choice"],
+)
+def test_a_bad_cell_in_a_data_file_names_its_line_and_column(tmp_path, csv, message):
+    data = tmp_path / "trials.csv"
+    data.write_text(csv)
+    result = run_cli(
+        "fit", str(data), "--model", "ddm", "--likelihood", "exact", "--out", str(tmp_path / "f")
+    )
+    assert result.returncode == 2
+    assert f"{data}, {message}" in flat(result.stderr)
+    assert "Traceback" not in result.stderr

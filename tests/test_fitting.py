@@ -122,7 +122,10 @@ def test_t_prior_ends_at_the_fastest_rt():
 def test_a_trial_faster_than_every_t_in_the_box_is_refused():
     data = ssmhub.simulate("ddm", TRUTH, n=50, seed=0)
     data.loc[7, "rt"] = prior_ranges(FitConfig(model="ddm"))["t"][0] / 2
-    with pytest.raises(SsmhubError, match=r"row 7: rt .* not above t's lowest value"):
+    with pytest.raises(
+        SsmhubError,
+        match=r"row 7 \(counted from 0\): rt .* not above the lowest value .* of t, the non-",
+    ):
         build_model(data, FitConfig(model="ddm"))
 
 

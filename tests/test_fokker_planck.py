@@ -123,6 +123,7 @@ def test_models_pyddm_cannot_solve_are_refused_by_name(ssms_model, message):
         name="custom",
         description="a model PyDDM cannot solve",
         parameters=(ssmhub.Parameter(name="v", lower=-1.0, upper=1.0, default=0.0),),
+        non_decision_time=None,
         ssms_model=ssms_model,
     )
     with pytest.raises(SsmhubError, match=message):

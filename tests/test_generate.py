@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from pydantic import ValidationError
 from ssmhub import Recipe
 from ssmhub.errors import SsmhubError
 from ssmhub.generate import MANIFEST, generate, load_shard, read_manifest
+from ssmhub.recipe import SolverGrid, load_recipe
 
 TINY = {"n_parameter_sets": 6, "shard_size": 2, "n_simulations": 1000, "n_training_points": 50}
 
@@ -118,7 +121,7 @@ def test_a_directory_of_another_recipe_is_refused(tmp_path, cluster):
         Recipe(kind="cpn", n_parameter_sets=2, shard_size=2, n_simulations=100),
         scheduler=cluster.scheduler_address,
     )
-    with pytest.raises(SsmhubError, match="another recipe"):
+    with pytest.raises(SsmhubError, match=r"another build.*recipe\.seed is 0 there, 1 now"):
         generate(
             "ddm",
             "cpn",
@@ -129,17 +132,80 @@ def test_a_directory_of_another_recipe_is_refused(tmp_path, cluster):
         generate("ddm", "lan", tmp_path, lan_recipe())
 
 
-def test_shards_of_other_labels_are_not_mixed_in(tmp_path, cluster):
-    """Data made before an estimator's labels changed (labels.LABELS_REVISION)."""
-    recipe = Recipe(kind="cpn", n_parameter_sets=2, shard_size=2, n_simulations=100)
-    generate("ddm", "cpn", tmp_path, recipe, scheduler=cluster.scheduler_address)
-    manifest = read_manifest(tmp_path)
-    stale = manifest.model_copy(update={"labels_revision": manifest.labels_revision - 1})
-    (tmp_path / MANIFEST).write_text(stale.model_dump_json())
-    with pytest.raises(
-        SsmhubError, match=r"'kde' labels of revision 0; this ssmhub makes revision 1"
-    ):
-        generate("ddm", "cpn", tmp_path, recipe)
+CPN = Recipe(kind="cpn", n_parameter_sets=2, shard_size=1, n_simulations=100)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory, cluster):
+    """A finished ddm CPN data directory of `CPN`, made once; tests change copies of it."""
+    root = tmp_path_factory.mktemp("made")
+    generate("ddm", "cpn", root, CPN, scheduler=cluster.scheduler_address)
+    return root
+
+
+def copy_of(made, tmp_path):
+    shutil.copytree(made, tmp_path / "data")
+    return tmp_path / "data"
+
+
+def test_the_same_build_resumes_and_keeps_every_shard(made, tmp_path, cluster):
+    out = copy_of(made, tmp_path)
+    (out / read_manifest(out).shards[1].file).unlink()
+    redone = []
+    again = generate(
+        "ddm",
+        "cpn",
+        out,
+        CPN,
+        scheduler=cluster.scheduler_address,
+        on_shard=lambda shard, manifest: redone.append(shard),
+    )
+    assert [s.index for s in redone] == [1]
+    assert again == read_manifest(made)
+
+
+def test_a_narrowed_box_is_refused_naming_the_box(made, tmp_path):
+    out = copy_of(made, tmp_path)
+    before = (out / MANIFEST).read_text()
+    narrowed = CPN.model_copy(update={"box": {"v": (-1.0, 1.0)}})
+    with pytest.raises(SsmhubError, match=r"box\['v'\] is \[-3, 3\] there, \[-1, 1\] now"):
+        generate("ddm", "cpn", out, narrowed)
+    assert (out / MANIFEST).read_text() == before  # the old box is not overwritten
+
+
+# Another build, simulated by editing the manifest on disk: the directory's record of how
+# its shards were made is all that `generate` can compare with.
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        # a plugin upgrade that moved the spec's bounds: the recipe itself is unchanged
+        (
+            lambda m: m["box"].update(a=[0.5, 2.5]),
+            r"box\['a'\] is \[0.5, 2.5\] there, \[0.3, 2.5\] now",
+        ),
+        (
+            lambda m: m["versions"].update({"ssmhub-ddm": "0.0.9"}),
+            r"versions\['ssmhub-ddm'\] is '0.0.9' there, '[^']+' now",
+        ),
+        (
+            lambda m: m["versions"].update({"ssm-simulators": "0.9.0"}),
+            r"versions\['ssm-simulators'\] is '0.9.0' there, '[^']+' now",
+        ),
+        # data made before an estimator's labels changed (labels.LABELS_REVISION)
+        (lambda m: m.update(labels_revision=0), r"labels_revision is 0 there, 1 now"),
+    ],
+    ids=["box", "plugin-version", "ssm-simulators-version", "labels-revision"],
+)
+def test_a_directory_of_another_build_is_refused_naming_the_difference(
+    made, tmp_path, edit, message
+):
+    out = copy_of(made, tmp_path)
+    manifest = json.loads((out / MANIFEST).read_text())
+    edit(manifest)
+    (out / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(SsmhubError, match=message):
+        generate("ddm", "cpn", out, CPN)
+    assert json.loads((out / MANIFEST).read_text()) == manifest
 
 
 @pytest.mark.parametrize(
@@ -155,6 +221,45 @@ def test_shards_of_other_labels_are_not_mixed_in(tmp_path, cluster):
 def test_invalid_recipes_name_the_field(changes, field):
     with pytest.raises(ValidationError, match=field):
         lan_recipe(**changes)
+
+
+def test_a_recipe_file_overlays_the_plugins_recipe(tmp_path):
+    plugins = Recipe(
+        kind="lan",
+        estimator="pyddm",
+        box={"v": (-1.0, 1.0)},
+        grid=SolverGrid(dt=0.002, dx=0.004),
+        n_training_points=300,
+    )
+    path = tmp_path / "recipe.json"
+    path.write_text('{"box": {"a": [1, 2]}, "grid": {"dx": 0.01}, "seed": 3}')
+    assert load_recipe(path, base=plugins) == Recipe(
+        kind="lan",
+        estimator="pyddm",
+        box={"v": (-1.0, 1.0), "a": (1.0, 2.0)},
+        grid=SolverGrid(dt=0.002, dx=0.01),
+        n_training_points=300,
+        seed=3,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[1, 2]", "must be a JSON object of Recipe fields, got list"),
+        ("{n_parameter_sets: 2}", "not JSON"),
+        ('{"n_simulation": 10}', "n_simulation"),
+        ('{"box": {"v": [1, 0]}}', r"box\['v'\]: lower \(1.0\) must be below upper"),
+    ],
+    ids=["not-an-object", "not-json", "unknown-field", "bad-box"],
+)
+def test_a_bad_recipe_file_is_named_with_its_fault(tmp_path, text, message):
+    path = tmp_path / "recipe.json"
+    path.write_text(text)
+    with pytest.raises(
+        SsmhubError, match=rf"(?s){re.escape(str(path))}: invalid recipe: .*{message}"
+    ):
+        load_recipe(path, base=lan_recipe())
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,7 @@ def test_the_corrected_lan_puts_the_cpns_probability_on_each_response(corrected,
     lan, cpn = ssmhub.load_network("ddm", "lan"), ssmhub.load_network("ddm", "cpn")
     likelihood = get_manager().likelihood(ssmhub.get_model("ddm"), "lan")
     theta, response = inside_box(2000, seed=2)
-    target = np.asarray(cpn_logp(cpn, theta, response))
+    target = np.asarray(cpn_logp(cpn, ssmhub.get_model("ddm").upper_choice, theta, response))
     before = np.abs(np.asarray(log_mass(partial(lan_logp, lan), theta, response, T)) - target)
     after = np.abs(np.asarray(log_mass(likelihood.logp_rt, theta, response, T)) - target)
     assert after.mean() < before.mean() / 2, (after.mean(), before.mean())

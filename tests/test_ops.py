@@ -18,6 +18,7 @@ from pytensor.gradient import DisconnectedInputError
 from ssmhub.likelihood import Likelihood
 from ssmhub.ops import LogLikeOp, guard
 from ssmhub.plugins import get_model
+from ssmhub.spec import ModelSpec
 from ssmhub_ddm import exact
 
 RNG = np.random.default_rng(0)
@@ -149,6 +150,36 @@ def test_rt_at_or_below_t_is_minus_inf_whatever_the_network_says(ddm):
     assert np.isfinite(grad).all()
     np.testing.assert_array_equal(grad[:2], 0.0)
     assert grad[2, 3] != 0.0
+
+
+def ddm_naming_t(ddm, name: str, non_decision_time: str | None) -> ModelSpec:
+    """The ddm with its fourth parameter called ``name``, declared as ``non_decision_time``."""
+    parameters = (*ddm.parameters[:3], ddm.parameters[3].model_copy(update={"name": name}))
+    return ModelSpec(
+        **{
+            **ddm.model_dump(),
+            "parameters": parameters,
+            "non_decision_time": non_decision_time,
+        }
+    )
+
+
+def test_a_non_decision_time_named_ndt_keeps_the_rt_guard(ddm):
+    spec = ddm_naming_t(ddm, "ndt", "ndt")
+    guarded = guard(Likelihood(floored_network, choice), spec, None)
+    params = jnp.array([[1.0, 1.0, 0.5, 0.5]] * 3)
+    rt, response = jnp.array([0.4, 0.5, 0.9]), jnp.ones(3)
+    logp = np.asarray(guarded.logp_rt(params, rt, response))
+    assert logp[0] == logp[1] == -np.inf
+    assert np.isfinite(logp[2])
+
+
+def test_a_parameter_named_t_is_not_taken_for_a_non_decision_time(ddm):
+    spec = ddm_naming_t(ddm, "t", None)  # the spec says the model has none
+    guarded = guard(Likelihood(floored_network, choice), spec, None)
+    params = jnp.array([[1.0, 1.0, 0.5, 0.5]])
+    logp = np.asarray(guarded.logp_rt(params, jnp.array([0.4]), jnp.ones(1)))
+    np.testing.assert_array_equal(logp, [-66.0])  # the network's floor, not the guard's -inf
 
 
 def test_outside_the_training_box_is_minus_inf_with_finite_gradient(ddm):

@@ -279,6 +279,7 @@ def test_taken_plugin_name_is_rejected_not_merged(plugin_dists):
                 name="othermodel",
                 description="x",
                 parameters=(ssmhub.Parameter(name="a", lower=0.0, upper=1.0, default=0.5),),
+                non_decision_time=None,
             ))
     """
     plugin_dists.add("other-dist", source, module="other_ddm", entry_point="ddm")
@@ -344,6 +345,7 @@ def test_model_recipe_defaults():
         name="bare",
         description="no recipes",
         parameters=(ssmhub.Parameter(name="v", lower=0.0, upper=1.0, default=0.5),),
+        non_decision_time=None,
     )
     for kind in ("lan", "cpn"):
         recipe = manager.recipe(bare, kind)

@@ -25,7 +25,7 @@ import ssmhub
 from ssmhub.errors import SsmhubError, ThetaError, UnknownModelError
 from ssmhub.observed import ObservedDataError
 from ssmhub.plugins import get_manager
-from ssmhub.pymc import SSM, OutsideTrainingBoxWarning, StartingPointWarning, initvals
+from ssmhub.pymc import SSM, OutsideTrainingBoxWarning, StartingPointWarning, initvals, sample
 from ssmhub_ddm import exact
 
 TRUTH = {"v": 1.0, "a": 1.2, "z": 0.5, "t": 0.3}
@@ -51,9 +51,11 @@ def builder(name):
 
 
 def exact_reference(params, rt, response):
-    """Per-row exact log-likelihoods, the choice probability where rt is NaN."""
-    with_rt = exact.logpdf(params, np.nan_to_num(rt, nan=1.0), response)
-    return np.where(np.isnan(rt), exact.log_choice_probability(params, response), with_rt)
+    """Per-row exact log-likelihoods, the choice probability where rt is NaN, in float64."""
+    with jax.enable_x64(True):
+        with_rt = exact.logpdf(params, np.nan_to_num(rt, nan=1.0), response)
+        choice = exact.log_choice_probability(params, response)
+        return np.where(np.isnan(rt), choice, with_rt)
 
 
 # --- the lan builder --------------------------------------------------------------------------
@@ -269,7 +271,8 @@ def test_initvals_start_t_below_the_fastest_rt_and_keep_loo_possible(data):
         with pytest.warns(StartingPointWarning, match="give the variables t is made of"):
             SSM("y", "ddm", "exact", observed=observed, v=1.0, a=1.2, z=0.5, t=t)
     assert initvals(model) == {}
-    with pm.Model(), pytest.raises(ThetaError, match=r"t = 0\.5 is not below the rt .* of row"):
+    refused = r"t = 0\.5 is not below the rt .* at column 'rt', row"
+    with pm.Model(), pytest.raises(ThetaError, match=refused):
         SSM("y", "ddm", "exact", observed=observed, v=1.0, a=1.2, z=0.5, t=0.5)
 
 
@@ -293,17 +296,30 @@ def frame(rt, response):
 
 
 BAD = {
-    "negative rt": (frame([0.5, -0.2], [1, -1]), "column 'rt', row 1: rt must be positive"),
-    "zero rt": (frame([0.0, 0.5], [1, -1]), "column 'rt', row 0: rt must be positive"),
-    "infinite rt": (frame([0.5, np.inf], [1, 1]), "column 'rt', row 1: rt must be finite"),
+    "negative rt": (
+        frame([0.5, -0.2], [1, -1]),
+        r"column 'rt', row 1 \(counted from 0\): rt must be positive",
+    ),
+    "zero rt": (
+        frame([0.0, 0.5], [1, -1]),
+        r"column 'rt', row 0 \(counted from 0\): rt must be positive",
+    ),
+    "infinite rt": (
+        frame([0.5, np.inf], [1, 1]),
+        r"column 'rt', row 1 \(counted from 0\): rt must be finite",
+    ),
     "unknown response": (
         frame([0.5, 0.6, 0.7], [1, 0, 1]),
-        r"column 'response', row 1: response must be one of the model's choices \[-1, 1\]",
+        r"column 'response', row 1 \(counted from 0\): "
+        r"response must be one of the model's choices \[-1, 1\]",
     ),
-    "missing response": (frame([0.5, 0.6], [1, np.nan]), "column 'response', row 1"),
+    "missing response": (
+        frame([0.5, 0.6], [1, np.nan]),
+        r"column 'response', row 1 \(counted from 0\)",
+    ),
     "text response": (
         pd.DataFrame({"rt": [0.5, 0.6], "response": ["1", "go"]}),
-        "column 'response', row 1: 'go' is not a number",
+        r"column 'response', row 1 \(counted from 0\): 'go' is not a number",
     ),
     "missing column": (
         pd.DataFrame({"rt": [0.5], "choice": [1]}),
@@ -329,7 +345,7 @@ def test_bad_observed_data_name_the_column_row_and_rule(case):
 def test_reaction_times_beyond_a_networks_training_horizon_are_refused(data, likelihood):
     late = data[["rt", "response"]].copy()
     late.loc[5, "rt"] = 25.0  # ssm-simulators' horizon, where the training data end: 20 s
-    message = rf"row 5: 25 s lies beyond 20 s, the longest reaction time the '{likelihood}'"
+    message = rf"row 5 \(counted from 0\): 25 s lies beyond 20 s, the longest rt the '{likelihood}'"
     with pm.Model(), pytest.raises(ObservedDataError, match=message):
         SSM("y", "ddm", likelihood, observed=late, v=1.0, a=1.2, z=0.5, t=0.1)
     with pm.Model():  # a closed form has no horizon
@@ -380,7 +396,8 @@ def tinyddm(plugin_dists, network_home, tmp_path, monkeypatch):
 
 def test_rows_without_rt_need_a_choice_network(data, network_home, tinyddm):
     shutil.copytree(network_home / "networks" / "ddm" / "lan", tinyddm / "lan")
-    with pm.Model(), pytest.raises(ObservedDataError, match=r"row 3: .* needs a choice likelihood"):
+    refused = r"row 3 \(counted from 0\): .* needs a choice"
+    with pm.Model(), pytest.raises(ObservedDataError, match=refused):
         SSM("y", "tinyddm", "lan", observed=data, v=1.0, a=1.2, z=0.5, t=0.3)
 
 
@@ -443,9 +460,7 @@ def fitted(data, network_home):
         get_manager.cache_clear()
         model = ddm_model(data)
         with model:
-            idata = pm.sample(
-                draws=100, tune=100, chains=2, cores=2, random_seed=1, progressbar=False
-            )
+            idata = sample(draws=100, tune=100, chains=2, cores=2, random_seed=1, progressbar=False)
     return model, idata
 
 
@@ -458,21 +473,24 @@ def test_pymc_nuts_samples_the_network_likelihood(fitted, data):
 @pytest.mark.parametrize("sampler", ["numpyro", "blackjax"])
 def test_jax_samplers_sample_the_network_likelihood(sampler, data):
     with ddm_model(data):
-        idata = pm.sample(
+        idata = sample(
             draws=100, tune=100, chains=2, random_seed=1, progressbar=False, nuts_sampler=sampler
         )
     check_posterior(idata, data)
 
 
-def test_blackjax_compatibility_shim_is_applied_exactly_when_needed():
+def test_blackjax_fixes_apply_for_the_call_only_and_only_where_needed():
     import blackjax
     import pymc.sampling.jax as pymc_jax
 
-    import ssmhub.pymc
+    from ssmhub.sampling import _blackjax_fixes, _blackjax_inference_loop
 
+    before = pymc_jax._blackjax_inference_loop, pymc_jax._sample_blackjax_nuts
     needed = not hasattr(blackjax.progress_bar, "gen_scan_fn")
-    assert (pymc_jax._blackjax_inference_loop is ssmhub.pymc._blackjax_inference_loop) == needed
-    assert pymc_jax._sample_blackjax_nuts.ssmhub_shim
+    with _blackjax_fixes():
+        assert (pymc_jax._blackjax_inference_loop is _blackjax_inference_loop) == needed
+        assert pymc_jax._sample_blackjax_nuts is not before[1]
+    assert (pymc_jax._blackjax_inference_loop, pymc_jax._sample_blackjax_nuts) == before
 
 
 def test_the_cause_blackjax_forwards_pymcs_progress_bar_argument_to_the_kernel():
@@ -488,11 +506,19 @@ def test_the_cause_blackjax_forwards_pymcs_progress_bar_argument_to_the_kernel()
         adapt.run(jax.random.key(0), np.zeros(1), num_steps=2)
 
 
-def test_pymc_chain_processes_are_not_forked_from_a_process_running_jax():
-    from pymc.sampling.mcmc import _initialize_multiprocessing_context as initialize
+def test_pymc_chain_processes_are_not_forked_from_a_process_running_jax(monkeypatch):
+    import pymc as pm
 
-    assert initialize(None, mode=None).get_start_method() != "fork"
-    assert initialize("fork", mode=None).get_start_method() == "fork"  # the user's choice
+    from ssmhub.sampling import sample
+
+    seen: list[dict] = []
+    monkeypatch.setattr(pm, "sample", lambda **kwargs: seen.append(kwargs))
+    sample(draws=5)
+    sample(draws=5, mp_ctx="fork")  # the user's choice stands
+    sample(draws=5, nuts_sampler="numpyro")  # no chain processes
+    assert seen[0]["mp_ctx"] in ("forkserver", "spawn")
+    assert seen[1]["mp_ctx"] == "fork"
+    assert "mp_ctx" not in seen[2]
 
 
 @pytest.mark.slow

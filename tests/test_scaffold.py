@@ -92,10 +92,17 @@ def test_from_ssms_fills_the_spec_from_model_config(model, estimator):
     ]
     assert [p.default for p in spec.parameters] == config["default_params"]
     assert list(spec.choices) == config["choices"]
+    assert spec.non_decision_time == "t"  # what ssm-simulators adds to every decision time
     assert {(r.kind, r.estimator) for r in spec.recipes} == {
         ("lan", estimator),
         ("cpn", estimator),
     }
+
+
+def test_an_ssms_model_without_t_has_no_non_decision_time():
+    spec = load_spec(render("race", "lba2")["src/ssmhub_race/__init__.py"])
+    assert "t" not in spec.parameter_names
+    assert spec.non_decision_time is None
 
 
 def test_a_default_outside_the_bounds_becomes_the_midpoint_with_a_comment():

@@ -90,8 +90,9 @@ def test_shipped_network_gives_finite_values_and_gradients_in_its_box(model, kin
     rng = np.random.default_rng(0)
     names = network.config.parameter_names
     params = np.column_stack([rng.uniform(*box[n], 64) for n in names])
-    t = params[:, names.index("t")] if "t" in names else 0.0
-    choices = network.config.choices or ssmhub.get_model(model).choices
+    spec = ssmhub.get_model(model)
+    t = spec.non_decision_time_of(dict(zip(names, params.T, strict=True)))
+    choices = network.config.choices or spec.choices
     rows = (
         params
         if kind == "cpn"

@@ -184,6 +184,7 @@ SPEC = ssmhub.ModelSpec(
         ssmhub.Parameter(name="v", lower=-1.0, upper=1.0, default=0.0),
         ssmhub.Parameter(name="t", lower=0.0, upper=1.0, default=0.5),
     ),
+    non_decision_time="t",
     choices=(0, 1),
 )
 

@@ -22,6 +22,7 @@ def spec(**fields) -> ModelSpec:
         "name": "m",
         "description": "a test model",
         "parameters": (param("v"), param("a", 0.5, 2.0, 1.0)),
+        "non_decision_time": None,
     }
     return ModelSpec(**{**base, **fields})
 
@@ -120,6 +121,54 @@ def test_spec_is_frozen():
 def test_spec_rejects_unknown_fields():
     with pytest.raises(ValidationError, match="bogus"):
         spec(bogus=True)
+
+
+# -- non-decision time and choice meanings -----------------------------------------------------
+
+
+def test_non_decision_time_must_be_stated():
+    fields = {"name": "m", "description": "d", "parameters": (param("v"),)}
+    with pytest.raises(ValidationError, match=r"model 'm': non_decision_time is required"):
+        ModelSpec(**fields)
+
+
+def test_non_decision_time_must_name_a_parameter():
+    message = r"model 'm': non_decision_time 't' is not one of its parameters \(v, a\), nor None"
+    with pytest.raises(ValidationError, match=message):
+        spec(non_decision_time="t")
+
+
+def test_non_decision_time_may_have_any_name():
+    s = spec(parameters=(param("v"), param("ndt", 0.0, 1.0, 0.3)), non_decision_time="ndt")
+    assert s.non_decision_time == "ndt"
+    assert s.non_decision_time_of({"v": 0.5, "ndt": 0.3}) == 0.3
+    assert spec().non_decision_time_of({"v": 0.5, "a": 1.0}) == 0.0  # a model without one
+
+
+@pytest.mark.parametrize("meanings", [("left",), ("left", "right", "middle")])
+def test_choice_meanings_give_one_meaning_per_choice(meanings):
+    message = r"model 'm': choice_meanings must give one meaning per choice \[-1, 1\], got "
+    with pytest.raises(ValidationError, match=message + str(len(meanings))):
+        spec(choice_meanings=meanings)
+
+
+def test_choice_meanings_name_each_choice_and_default_to_its_code():
+    s = spec(choices=(0, 1), choice_meanings=("left", "right"))
+    assert (s.meaning(0), s.meaning(1)) == ("left", "right")
+    assert spec(choices=(0, 1)).meaning(1) == "response 1"
+
+
+@pytest.mark.parametrize(("choices", "upper", "lower"), [((-1, 1), 1, -1), ((1, 0), 1, 0)])
+def test_binary_upper_choice_is_the_largest_whatever_the_order(choices, upper, lower):
+    s = spec(choices=choices)
+    assert (s.upper_choice, s.lower_choice) == (upper, lower)
+
+
+@pytest.mark.parametrize("name", ["ddm", "angle", "weibull", "levy", "ornstein"])
+def test_builtin_specs_state_their_non_decision_time_and_choices(name):
+    s = ssmhub.get_model(name)
+    assert s.non_decision_time == "t"
+    assert [s.meaning(c) for c in s.choices] == ["lower bound", "upper bound"]
 
 
 # -- recipes inside a spec ---------------------------------------------------------------------

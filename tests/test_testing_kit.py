@@ -95,6 +95,7 @@ SPEC = ssmhub.ModelSpec.model_construct(
     parameters=(
         ssmhub.Parameter.model_construct(name="a", lower=2.0, upper=1.0, default=1.5),
     ),
+    non_decision_time=None,
     choices=(-1, 1),
     ssms_model=None,
     recipes=(),
@@ -119,6 +120,7 @@ SPEC = ssmhub.ModelSpec(
             ("leak", -1.0, 1.0, 0.0), ("t", 0.001, 2.0, 0.001),
         ]
     ),
+    non_decision_time="t",
     ssms_model="ornstein",
 )
 
@@ -198,6 +200,7 @@ SPEC = ssmhub.ModelSpec(
         ssmhub.Parameter(name="v", lower=-3.0, upper=3.0, default=0.0),
         ssmhub.Parameter(name="t", lower=0.1, upper=1.0, default=0.3),
     ),
+    non_decision_time="t",
 )
 
 
@@ -409,8 +412,12 @@ def test_a_shipped_network_that_fits_passes(plugin_dists, tmp_path):
     ("changes", "message"),
     [
         (
-            {"parameter_names": ("v", "a", "z", "tau")},
+            {"parameter_names": ("v", "a", "z", "tau"), "non_decision_time": "tau"},
             "parameter_names ['v', 'a', 'z', 'tau'] differ from the spec's ['v', 'a', 'z', 't']",
+        ),
+        (
+            {"non_decision_time": "z"},
+            "trained with non_decision_time 'z' but the installed model 'tinyddm' declares 't'",
         ),
         (
             {"parameter_names": ("a", "v", "z", "t")},
@@ -427,7 +434,15 @@ def test_a_shipped_network_that_fits_passes(plugin_dists, tmp_path):
         ({"hidden": (100, 100)}, "tensor layers.2.kernel has shape (100, 100), config.json"),
         ({"nan_weights": True}, "gives values of shape (64,), 64 not finite, for 64 rows"),
     ],
-    ids=["other-parameters", "other-order", "other-model", "box-outside", "wrong-layers", "nan"],
+    ids=[
+        "other-parameters",
+        "other-non-decision-time",
+        "other-order",
+        "other-model",
+        "box-outside",
+        "wrong-layers",
+        "nan",
+    ],
 )
 def test_a_bad_shipped_network_is_named(plugin_dists, tmp_path, changes, message):
     nan = changes.pop("nan_weights", False)

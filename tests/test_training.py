@@ -9,12 +9,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from conftest import TINY_DDM_SOURCE
+from pydantic import ValidationError
 
 import ssmhub
 from ssmhub import Recipe
 from ssmhub.errors import SsmhubError
 from ssmhub.generate import generate
-from ssmhub.network import CONFIG, WEIGHTS, read_network
+from ssmhub.network import CONFIG, WEIGHTS, NetworkConfig, features, read_network, shipped_network
 from ssmhub.plugins import get_manager
 from ssmhub.trainer import TrainSettings
 from ssmhub.training import train
@@ -213,3 +214,40 @@ def test_sobolev_training_needs_an_exact_likelihood(tmp_path):
     )
     with pytest.raises(SsmhubError, match=r"gradient_weight: .*'angle' cpn has none"):
         train(tmp_path, tmp_path / "run", TrainSettings(hidden=(4,), epochs=1, gradient_weight=1.0))
+
+
+# -- the non-decision time a network records ---------------------------------------------------
+
+
+def legacy_config(**changes) -> dict:
+    """The ddm's shipped LAN config as JSON data without ``non_decision_time`` (as configs
+    were written before it was recorded), with ``changes``."""
+    config = json.loads((shipped_network("ssmhub_ddm", "lan") / CONFIG).read_text())
+    config.pop("non_decision_time", None)
+    return {**config, **changes}
+
+
+def test_a_config_from_before_the_field_takes_t_as_its_training_code_did():
+    assert NetworkConfig.model_validate(legacy_config()).non_decision_time == "t"
+    other = legacy_config(parameter_names=["v", "a", "z", "ndt"])
+    other["settings"]["rt_feature"] = "rt"
+    assert NetworkConfig.model_validate(other).non_decision_time is None
+
+
+def test_a_config_naming_an_unknown_non_decision_time_is_refused():
+    with pytest.raises(ValidationError, match=r"non_decision_time 'ndt' is not one of the network"):
+        NetworkConfig.model_validate(legacy_config(non_decision_time="ndt"))
+
+
+def test_a_lan_without_a_non_decision_time_cannot_see_log_decision_time():
+    config = legacy_config(non_decision_time=None)
+    config["settings"]["rt_feature"] = "log_decision_time"
+    with pytest.raises(ValidationError, match="'log_decision_time' needs a non_decision_time"):
+        NetworkConfig.model_validate(config)
+
+
+def test_log_decision_time_subtracts_the_recorded_non_decision_time():
+    inputs = ("ndt", "v", "rt", "response")
+    x = np.array([[0.3, 1.0, 0.8, 1.0]], np.float32)
+    got = np.asarray(features(inputs, "log_decision_time", "ndt", x))
+    np.testing.assert_allclose(got, [[0.3, 1.0, np.log(0.5), 1.0]], rtol=1e-6)

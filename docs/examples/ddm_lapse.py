@@ -40,7 +40,9 @@ SPEC = ModelSpec(
             name="p_lapse", lower=0.0, upper=1.0, default=0.05, description="lapse probability"
         ),
     ),
+    non_decision_time="t",  # rt <= t is impossible, for lapses too
     choices=(-1, 1),
+    choice_meanings=("lower bound", "upper bound"),
     # No ssms_model: ssm-simulators does not have this model, the plugin simulates it.
     recipes=(
         Recipe(kind="lan", estimator="kde", box=BOX, n_parameter_sets=10_000, n_simulations=20_000),

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from pydantic import BaseModel
 
+    from ssmhub.recipe import Recipe
+    from ssmhub.spec import ModelSpec
     from ssmhub.trainer import EpochReport
 
 app = typer.Typer(
@@ -77,21 +79,28 @@ def info(model: Annotated[str, typer.Argument(help="Model name, e.g. ddm.")]) ->
             p.name, f"{p.lower:g}", f"{p.upper:g}", f"{p.default:g}", escape(p.description)
         )
     console.print(table)
-    console.print(f"choices: {list(spec.choices)}")
+    meanings = ", ".join(f"{c}: {spec.meaning(c)}" for c in spec.choices)
+    console.print(f"choices: {list(spec.choices)} ({escape(meanings)})")
+    console.print(f"non-decision time: {spec.non_decision_time or '(none)'}")
     console.print(f"ssm-simulators model: {spec.ssms_model or '(own simulator)'}")
-    for kind in ("lan", "cpn"):
-        recipe = manager.recipe(spec, kind)
-        # Only the sizes the estimator uses: PyDDM simulates nothing, an exact P(upper) neither.
-        if recipe.estimator == "pyddm":
-            size = f", grid dt={recipe.grid.dt:g}, dx={recipe.grid.dx:g}"
-        elif recipe.estimator == "exact" and kind == "cpn":
-            size = ""
-        else:
-            size = f", simulations per set={recipe.n_simulations}"
-        console.print(
-            f"{kind} recipe: estimator={recipe.estimator}, parameter sets="
-            f"{recipe.n_parameter_sets}{size}"
+    for kind in get_args(NetworkKind):
+        console.print(_recipe_in_force(spec, manager.recipe(spec, kind)), markup=False)
+
+
+def _recipe_in_force(spec: ModelSpec, recipe: Recipe) -> str:
+    """A recipe as `info` shows it and `generate` announces it: its cost, before anyone
+    spends it, and the box it samples, where it narrows the spec's bounds included."""
+    try:
+        box = recipe.resolved_box(spec)
+    except ValueError as exc:  # a hook's recipe is checked only when used: show why not
+        ranges = f"invalid: {exc}"
+    else:
+        bounds = {p.name: (p.lower, p.upper) for p in spec.parameters}
+        ranges = ", ".join(
+            f"{name} [{lo:g}, {hi:g}]" + ("" if (lo, hi) == bounds[name] else " (narrowed)")
+            for name, (lo, hi) in box.items()
         )
+    return f"{recipe.kind} recipe: estimator={recipe.estimator}, {recipe.cost()}; box: {ranges}"
 
 
 @app.command()
@@ -217,10 +226,13 @@ def generate(
         raise SsmhubError(f"--kind must be 'lan', 'cpn' or 'mnle', got {kind!r}")
     manager = get_manager()
     spec = manager.catalog.get(model)
-    chosen: Recipe = load_recipe(recipe) if recipe else manager.recipe(spec, kind)
+    chosen = manager.recipe(spec, kind)
+    if recipe:
+        chosen = load_recipe(recipe, base=chosen)
     overrides = {"n_parameter_sets": parameter_sets, "seed": seed}
     chosen = chosen.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     chosen = Recipe.model_validate(chosen.model_dump())
+    console.print(_recipe_in_force(spec, chosen), markup=False)
     with Progress(
         "{task.description}",
         BarColumn(),
@@ -465,7 +477,7 @@ def _fit_and_report(
     model = build_model(data, config, trialwise=trialwise)
     idata = sample(model, config)
     (used,) = json.loads(idata.attrs["ssmhub"])["observed"]  # build_model adds one SSM
-    summary = write_results(idata, data, out, truth=truth)
+    summary = write_results(idata, data, out, config.model, truth=truth)
     columns = [
         c
         for c in summary.columns
@@ -509,10 +521,14 @@ def fit(
 ) -> None:
     """Fit a model to your trials with NUTS; an empty rt is a response without a reaction time."""
     from ssmhub.fitting import read_trials
+    from ssmhub.observed import check_observed
 
     fixed = _parse_theta(",".join(fix or []))
+    trials = read_trials(data)
+    # Checked here, before the model is built, so that a bad cell is named by its file line.
+    check_observed(trials, get_manager().catalog.get(model).choices, file=data)
     _fit_and_report(
-        read_trials(data),
+        trials,
         {
             "model": model,
             "likelihood": likelihood,

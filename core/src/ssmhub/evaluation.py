@@ -61,7 +61,8 @@ class ExactReference:
 
         assert self.likelihood.logp_choice is not None
         with jax.enable_x64(True):
-            p = float(np.exp(self.likelihood.logp_choice(params, np.array([1]))[0]))
+            upper = np.array([self.spec.upper_choice])
+            p = float(np.exp(self.likelihood.logp_choice(params, upper)[0]))
         return Reference(log_density, p)
 
 
@@ -83,7 +84,7 @@ class PyDDMReference:
         return f"pyddm(dt={self.grid.dt}, dx={self.grid.dx}, richardson)"
 
     def __call__(self, theta: dict[str, float], max_t: float) -> Reference:
-        t_dur = max_t - theta.get("t", 0.0)
+        t_dur = max_t - self.spec.non_decision_time_of(theta)
         solution = fokker_planck.solve(self.spec, theta, self.grid, t_dur)
         return Reference(solution.log_density, solution.p_upper)
 
@@ -136,13 +137,13 @@ class ReferenceDraw:
     rt: np.ndarray  # empty for a CPN
     response: np.ndarray
     log_density: np.ndarray  # the reference log-likelihood of each trial
-    p_upper: float  # the reference P(response = +1), for a CPN
-    curves: np.ndarray | None  # reference log-density on `plot_grid`: responses +1 and -1
+    p_upper: float  # the reference P(upper choice), for a CPN
+    curves: np.ndarray | None  # reference log-density on `plot_grid`, one row per choice
 
 
 def plot_grid(spec: ModelSpec, theta_row: np.ndarray) -> np.ndarray:
     """The rts at which accuracy.png compares the densities."""
-    t = theta_row[spec.parameter_names.index("t")] if "t" in spec.parameter_names else 0.0
+    t = spec.non_decision_time_of(dict(zip(spec.parameter_names, theta_row, strict=True)))
     return np.linspace(t + 1e-3, t + 5, 300)
 
 
@@ -168,11 +169,11 @@ def draw_reference(
     sim = manager.simulator(spec)({k: np.array([v]) for k, v in theta.items()}, n_trials, seed)
     rt, response = sim.rt[0], sim.response[0]
     # Solve only as far as the data (and the plot) reach: PyDDM's cost grows with it.
-    ref = reference(theta, float(max(rt.max(), theta.get("t", 0.0)) + 5.1))
+    ref = reference(theta, float(max(rt.max(), spec.non_decision_time_of(theta)) + 5.1))
     curves = None
     if plotted:
         grid = plot_grid(spec, theta_row)
-        curves = np.stack([ref.log_density(grid, np.full(grid.size, r)) for r in (1, -1)])
+        curves = np.stack([ref.log_density(grid, np.full(grid.size, r)) for r in spec.choices])
     return ReferenceDraw(
         theta_row, rt, response, ref.log_density(rt, response), ref.p_upper, curves
     )
@@ -259,17 +260,17 @@ def _report(
 def choice_accuracy(
     network: Network, spec: ModelSpec, draws: list[ReferenceDraw], reference: str, seed: int
 ) -> Accuracy:
-    """An MNLE's error in P(response = +1) against the reference, at the draws' parameters.
+    """An MNLE's error in P(upper choice) against the reference, at the draws' parameters.
 
-    The network's probability is that of deciding +1 within its horizon; the reference's
-    has no horizon, so the two differ by at most the undecided share.
+    The network's probability is that of deciding the upper choice within its horizon; the
+    reference's has no horizon, so the two differ by at most the undecided share.
     """
     import jax.numpy as jnp
 
     from ssmhub.mnle import choice_index, log_choice_probability
 
     thetas = np.stack([d.theta for d in draws]).astype(np.float32)
-    upper = choice_index(jnp.ones(len(thetas)), spec.choices)
+    upper = choice_index(jnp.full(len(thetas), spec.upper_choice), spec.choices)
     net = np.exp(np.asarray(log_choice_probability(network.head(thetas), upper), np.float64))
     err = np.abs(net - np.array([d.p_upper for d in draws]))
     return _report(reference, len(draws), None, seed, err)
@@ -331,34 +332,35 @@ def evaluate(
 
 
 def _plot(out: Path, network: Network, spec: ModelSpec, draws: list[ReferenceDraw]) -> None:
-    from ssmhub.plots import pyplot, save_figure
+    from ssmhub.plots import save_figure, subplots
 
-    plt = pyplot()
     if network.config.kind == "cpn":
         thetas = np.stack([d.theta for d in draws]).astype(np.float32)
-        fig, ax = plt.subplots(figsize=(4.5, 4))
+        fig, ax = subplots(figsize=(4.5, 4))
         ax.scatter([d.p_upper for d in draws], np.exp(np.asarray(network(thetas))), s=8)
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
-        ax.set_xlabel("reference P(response = +1)")
-        ax.set_ylabel("network P(response = +1)")
+        upper = spec.meaning(spec.upper_choice)
+        ax.set_xlabel(f"reference P({upper})")
+        ax.set_ylabel(f"network P({upper})")
     else:
         plotted = [d for d in draws if d.curves is not None]
-        fig, axes = plt.subplots(1, len(plotted), figsize=(4 * len(plotted), 3.5), squeeze=False)
+        fig, axes = subplots(1, len(plotted), figsize=(4 * len(plotted), 3.5), squeeze=False)
         for ax, draw in zip(axes[0], plotted, strict=True):
             grid = plot_grid(spec, draw.theta)
-            for curve, response in zip(draw.curves, (1, -1), strict=True):
+            for curve, response in zip(draw.curves, spec.choices, strict=True):
                 resp = np.full_like(grid, response)
                 rows = np.column_stack([np.repeat(draw.theta[None], len(grid), 0), grid, resp])
                 net = np.exp(np.asarray(network(rows.astype(np.float32))))
-                ax.plot(grid, response * np.exp(curve), color="black", lw=1)
-                ax.plot(grid, response * net, color="tab:orange", lw=1, ls="--")
+                sign = 1 if response == spec.upper_choice else -1
+                ax.plot(grid, sign * np.exp(curve), color="black", lw=1)
+                ax.plot(grid, sign * net, color="tab:orange", lw=1, ls="--")
             ax.set_title(
                 ", ".join(
                     f"{n}={x:.2f}" for n, x in zip(spec.parameter_names, draw.theta, strict=True)
                 ),
                 fontsize=7,
             )
-            ax.set_xlabel("rt (s); response -1 drawn below zero")
+            ax.set_xlabel(f"rt (s); {spec.meaning(spec.lower_choice)} drawn below zero")
         axes[0][0].legend(["reference", "network"], fontsize=7)
     fig.suptitle(f"{network.config.model} {network.config.kind}: network vs reference")
     fig.tight_layout()

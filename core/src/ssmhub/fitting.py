@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, PositiveInt
 
 from ssmhub.errors import SsmhubError
+from ssmhub.observed import where
 
 if TYPE_CHECKING:
     import pandas as pd
     import pymc as pm
+
+    from ssmhub.spec import ModelSpec
 
 Sampler = Literal["pymc", "numpyro", "blackjax"]
 PREDICTIVE_DRAWS = 500
@@ -88,11 +91,13 @@ def build_model(
     """
     import pymc as pm
 
+    from ssmhub.plugins import get_manager
     from ssmhub.pymc import SSM
 
     ranges = prior_ranges(config)
-    if "t" in ranges and "t" not in (trialwise or {}):
-        ranges["t"] = _below_fastest_rt(ranges["t"], data)
+    ndt = get_manager().catalog.get(config.model).non_decision_time
+    if ndt in ranges and ndt not in (trialwise or {}):
+        ranges[ndt] = _below_fastest_rt(ndt, ranges[ndt], data)
     with pm.Model() as model:
         params: dict[str, Any] = dict(config.fixed)
         for name, (lower, upper) in ranges.items():
@@ -109,8 +114,10 @@ def build_model(
     return model
 
 
-def _below_fastest_rt(t_range: tuple[float, float], data: pd.DataFrame) -> tuple[float, float]:
-    """t's prior range ended at the fastest observed rt.
+def _below_fastest_rt(
+    name: str, t_range: tuple[float, float], data: pd.DataFrame
+) -> tuple[float, float]:
+    """The prior range of the non-decision time ``name`` ended at the fastest observed rt.
 
     Every trial needs rt > t, so the likelihood is zero beyond: the posterior is the same,
     but NUTS no longer runs into the edge where the likelihood drops from a network's finite
@@ -123,8 +130,10 @@ def _below_fastest_rt(t_range: tuple[float, float], data: pd.DataFrame) -> tuple
     row = rts.idxmin()
     if rts[row] <= lower:
         raise SsmhubError(
-            f"row {row}: rt {rts[row]:.4g} is not above t's lowest value {lower:.4g}, so no t "
-            "in the likelihood's range explains it (every trial needs rt > t)"
+            f"{where('rt', data.index.get_loc(row))}: rt {rts[row]:.4g} is not above the "
+            f"lowest value {lower:.4g} of "
+            f"{name}, the non-decision time, so no {name} in the likelihood's range explains "
+            f"it (every trial needs rt > {name})"
         )
     return lower, min(upper, float(rts[row]))
 
@@ -135,12 +144,10 @@ def draw_posterior(
     """NUTS draws as ``config`` says, started where every observed trial is possible;
     ``nuts`` goes to ``pm.sample`` (e.g. ``target_accept``). The networks that made them are
     recorded in ``attrs["ssmhub"]`` (JSON, `ssmhub.pymc.provenance`)."""
-    import pymc as pm
-
-    from ssmhub.pymc import initvals, provenance
+    from ssmhub.pymc import initvals, provenance, sample
 
     with model:
-        idata = pm.sample(
+        idata = sample(
             initvals=initvals(),
             draws=config.draws,
             tune=config.tune,
@@ -174,12 +181,18 @@ def sample(model: pm.Model, config: FitConfig, progressbar: bool = True) -> Any:
 
 
 def write_results(
-    idata: Any, data: pd.DataFrame, out: Path, truth: Mapping[str, float] | None = None
+    idata: Any,
+    data: pd.DataFrame,
+    out: Path,
+    model: str,
+    truth: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
-    """Write idata.nc, summary.csv, posterior.png and ppc.png; return the summary."""
+    """Write idata.nc, summary.csv, posterior.png and ppc.png of a fit of ``model``; return
+    the summary."""
     import arviz as az
 
     from ssmhub.files import write_text_atomically
+    from ssmhub.plugins import get_manager
 
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / ".idata.nc.tmp"
@@ -190,18 +203,15 @@ def write_results(
         summary["true"] = [truth.get(str(name), float("nan")) for name in summary.index]
     write_text_atomically(out / "summary.csv", summary.to_csv())
     _plot_posterior(idata, out / "posterior.png", truth or {})
-    _plot_ppc(idata, data, out / "ppc.png")
+    _plot_ppc(idata, data, out / "ppc.png", get_manager().catalog.get(model))
     return summary
 
 
 def _plot_posterior(idata: Any, out: Path, truth: Mapping[str, float]) -> None:
-
-    from ssmhub.plots import pyplot, save_figure
-
-    plt = pyplot()
+    from ssmhub.plots import save_figure, subplots
 
     names = list(idata.posterior.data_vars)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
+    fig, axes = subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         ax.hist(idata.posterior[name].values.ravel(), bins=40, color="black", histtype="step")
         if name in truth:
@@ -213,13 +223,12 @@ def _plot_posterior(idata: Any, out: Path, truth: Mapping[str, float]) -> None:
     save_figure(fig, out)
 
 
-def _plot_ppc(idata: Any, data: pd.DataFrame, out: Path) -> None:
-    """Observed rt histograms per response beside posterior-predictive ones (-1 mirrored)."""
+def _plot_ppc(idata: Any, data: pd.DataFrame, out: Path, spec: ModelSpec) -> None:
+    """Observed rt histograms per response beside posterior-predictive ones (all but the
+    upper choice mirrored below zero)."""
     import numpy as np
 
-    from ssmhub.plots import pyplot, save_figure
-
-    plt = pyplot()
+    from ssmhub.plots import save_figure, subplots
 
     predicted = np.asarray(next(iter(idata.posterior_predictive.data_vars.values())))
     predicted = predicted.reshape(-1, 2)
@@ -227,8 +236,9 @@ def _plot_ppc(idata: Any, data: pd.DataFrame, out: Path) -> None:
     finite = observed[np.isfinite(observed[:, 0])]
     top = np.quantile(finite[:, 0], 0.99) if len(finite) else 5.0
     bins = np.linspace(0, top * 1.2, 50)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for response, sign in ((1, 1), (-1, -1)):
+    fig, ax = subplots(figsize=(6, 4))
+    upper = spec.upper_choice
+    for response in spec.choices:
         if not np.any(observed[np.isfinite(observed[:, 0]), 1] == response):
             continue  # e.g. withheld presses: no reaction times to compare with
         for rows, style in (
@@ -238,15 +248,16 @@ def _plot_ppc(idata: Any, data: pd.DataFrame, out: Path) -> None:
             rt = rows[(rows[:, 1] == response) & np.isfinite(rows[:, 0]), 0]
             heights, edges = np.histogram(rt, bins=bins)
             share = heights / max(len(rows), 1) / np.diff(edges)
-            ax.stairs(
-                sign * share, edges, **(style if response == 1 else {"color": style["color"]})
-            )
+            if response == upper:
+                ax.stairs(share, edges, **style)
+            else:
+                ax.stairs(-share, edges, color=style["color"])
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_xlabel("rt (s)")
-    ax.set_ylabel("density per trial (response -1 below zero)")
+    ax.set_ylabel(f"density per trial ({spec.meaning(upper)} above zero)")
     shares = [
-        f"P(response=1): observed {np.mean(observed[:, 1] == 1):.3f}, "
-        f"predicted {np.mean(predicted[:, 1] == 1):.3f}"
+        f"P({spec.meaning(upper)}): observed {np.mean(observed[:, 1] == upper):.3f}, "
+        f"predicted {np.mean(predicted[:, 1] == upper):.3f}"
     ]
     ax.set_title("\n".join(shares), fontsize=9)
     ax.legend(fontsize=7)

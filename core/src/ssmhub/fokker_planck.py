@@ -45,13 +45,14 @@ class Solution:
     dt: float
     t: float  # non-decision time
     p_upper: float
+    choices: tuple[int, int]  # the spec's (lower, upper) response codes
 
     def density(self, rt: np.ndarray, response: np.ndarray) -> np.ndarray:
         midpoints = (np.arange(self.upper.size) - 0.5) * self.dt
         decision = np.asarray(rt, dtype=np.float64) - self.t
         up = np.interp(decision, midpoints, self.upper, left=0.0, right=0.0)
         down = np.interp(decision, midpoints, self.lower, left=0.0, right=0.0)
-        return np.where(np.asarray(response) == 1, up, down)
+        return np.where(np.asarray(response) == self.choices[1], up, down)
 
     def log_density(self, rt: np.ndarray, response: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore"):
@@ -63,7 +64,7 @@ class Solution:
         cell = rng.choice(mass.size, size=n, p=mass / mass.sum())
         step = cell % self.upper.size
         rt = self.t + (step - 1 + rng.uniform(size=n)) * self.dt
-        return rt, np.where(cell < self.upper.size, 1, -1)
+        return rt, np.where(cell < self.upper.size, self.choices[1], self.choices[0])
 
 
 def _ssms_config(spec: ModelSpec) -> dict[str, Any]:
@@ -89,7 +90,8 @@ def _model(spec: ModelSpec, theta: dict[str, float], dt: float, dx: float, t_dur
     from ssms.external_simulators.pyddm_mapper import SSMSToPyDDMMapper
 
     config = _ssms_config(spec)
-    params = {k: float(v) for k, v in theta.items() if k != "t"}  # t is time inside PyDDM
+    # The non-decision time shifts the solution afterwards; PyDDM's own t is time.
+    params = {k: float(v) for k, v in theta.items() if k != spec.non_decision_time}
     if config.get("boundary_name", "constant") == "constant":
         bound: Any = params["a"]
     else:
@@ -156,11 +158,12 @@ def solve(
     richardson: bool = True,
 ) -> Solution:
     """The likelihood of ``spec`` at ``theta`` for decision times up to ``t_dur``."""
-    dt, t = grid.dt, float(theta.get("t", 0.0))
+    dt, t = grid.dt, float(spec.non_decision_time_of(theta))
+    choices = (spec.lower_choice, spec.upper_choice)
     t_dur = max(t_dur, 4 * dt)
     fine_up, fine_down, fine_p = _solve_once(spec, theta, dt, grid.dx, t_dur)
     if not richardson:  # for benchmarks/pyddm_accuracy.py
-        return Solution(fine_up, fine_down, dt, t, fine_p)
+        return Solution(fine_up, fine_down, dt, t, fine_p, choices)
     coarse_up, coarse_down, coarse_p = _solve_once(spec, theta, 2 * dt, grid.dx, t_dur)
     fine_mid = (np.arange(fine_up.size) - 0.5) * dt
     coarse_mid = (np.arange(coarse_up.size) - 0.5) * 2 * dt
@@ -176,4 +179,5 @@ def solve(
         dt=dt,
         t=t,
         p_upper=float(np.clip(2 * fine_p - coarse_p, 0.0, 1.0)),
+        choices=choices,
     )

@@ -131,19 +131,49 @@ def _sets_in_shard(recipe: Recipe, index: int) -> int:
     return min(recipe.shard_size, recipe.n_parameter_sets - index * recipe.shard_size)
 
 
-def _kept_shards(root: Path, earlier: Manifest, recipe: Recipe) -> list[Shard]:
-    """Shards of an earlier run that ``recipe`` would make again, byte for byte.
+def _differences(earlier: Manifest, now: Manifest, plugin: str) -> list[str]:
+    """What differs between the build that made ``earlier`` and this one, one line per field
+    (its value in the directory, its value now); shards of the two builds must not be mixed.
 
-    Its recipe may differ only in ``n_parameter_sets``: a shard depends on its index and the
-    rest of the recipe, so growing a data set keeps every full shard already made. A file
+    A shard is a function of its index, the recipe's fields but ``n_parameter_sets`` (so a
+    data set can grow), the resolved box rather than the recipe's (a plugin upgrade moves the
+    spec's bounds without touching the recipe), the plugin's and ssm-simulators' code, and
+    the estimator's labels (`labels.LABELS_REVISION`).
+    """
+    fields: dict[str, tuple[object, object]] = {
+        f"recipe.{name}": (getattr(earlier.recipe, name), getattr(now.recipe, name))
+        for name in Recipe.model_fields
+        if name not in ("n_parameter_sets", "box")
+    }
+    for name in dict.fromkeys([*earlier.box, *now.box]):
+        fields[f"box[{name!r}]"] = (earlier.box.get(name), now.box.get(name))
+    for package in ("ssm-simulators", plugin):
+        fields[f"versions[{package!r}]"] = (
+            earlier.versions.get(package),
+            now.versions.get(package),
+        )
+    fields["labels_revision"] = (earlier.labels_revision, now.labels_revision)
+    return [
+        f"{field} is {_shown(old)} there, {_shown(new)} now"
+        for field, (old, new) in fields.items()
+        if old != new
+    ]
+
+
+def _shown(value: object) -> str:
+    """A manifest value as a person reads it: a range as [lo, hi], a missing one as such."""
+    if value is None:
+        return "absent"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(f"{x:g}" for x in value) + "]"
+    return repr(value)
+
+
+def _kept_shards(root: Path, earlier: Manifest, recipe: Recipe) -> list[Shard]:
+    """Shards of an earlier run of the same build (see `_differences`) that ``recipe`` would
+    make again, byte for byte: every full shard already made when a data set grows. A file
     that is missing or fails its checksum is redone.
     """
-    size = {"n_parameter_sets": 0}
-    if earlier.recipe.model_copy(update=size) != recipe.model_copy(update=size):
-        raise SsmhubError(
-            f"{root} holds data of another recipe ({earlier.recipe_sha256[:12]}); only "
-            "n_parameter_sets may change between runs in one directory: choose an empty one"
-        )
     return [
         s
         for s in earlier.shards
@@ -182,6 +212,7 @@ def generate(
     check_estimator(spec, recipe, _exact_likelihood(spec))
 
     out.mkdir(parents=True, exist_ok=True)
+    plugin = manager.records[manager.catalog.owners[model]].distribution
     manifest = Manifest(
         model=model,
         kind=kind,
@@ -192,7 +223,7 @@ def generate(
         recipe_sha256=recipe.digest(),
         labels_revision=LABELS_REVISION[recipe.estimator],
         n_shards=math.ceil(recipe.n_parameter_sets / recipe.shard_size),
-        versions=_versions(manager.records[manager.catalog.owners[model]].distribution),
+        versions=_versions(plugin),
     )
     if (out / MANIFEST).exists():
         earlier = read_manifest(out)
@@ -201,11 +232,12 @@ def generate(
                 f"{out} holds {earlier.model} {earlier.kind} data, not {model} {kind}; "
                 "choose an empty directory"
             )
-        if earlier.labels_revision != manifest.labels_revision:
+        changed = _differences(earlier, manifest, plugin)
+        if changed:
             raise SsmhubError(
-                f"{out} holds {recipe.estimator!r} labels of revision {earlier.labels_revision}; "
-                f"this ssmhub makes revision {manifest.labels_revision}, which differs: choose "
-                "an empty directory"
+                f"{out} holds data of another build, which new shards would not match "
+                f"({'; '.join(changed)}); only n_parameter_sets may change between runs in "
+                "one directory: choose an empty one"
             )
         manifest.shards = _kept_shards(out, earlier, recipe)
     todo = sorted(set(range(manifest.n_shards)) - {s.index for s in manifest.shards})

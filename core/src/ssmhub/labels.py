@@ -109,8 +109,9 @@ def simulated_trials(
     with rt and response NaN, so that its share is learnt as the undecided outcome.
     """
     n, names = recipe.n_simulations, spec.parameter_names
-    sim = simulator({name: thetas[:, i] for i, name in enumerate(names)}, n, seed)
-    t = thetas[:, names.index("t"), None] if "t" in names else 0.0
+    theta = {name: thetas[:, i] for i, name in enumerate(names)}
+    sim = simulator(theta, n, seed)
+    t = np.asarray(spec.non_decision_time_of(theta))[..., None]
     rt, response = sim.rt.astype(np.float64), sim.response.astype(np.float64)
     lost = undecided(spec, rt, response, recipe.max_rt, t)
     rt[lost], response[lost] = np.nan, np.nan
@@ -131,8 +132,8 @@ class Labeller:
         """Training rows for one parameter set, as float32.
 
         LAN: up to ``n_training_points`` rows of [parameters, rt, response, log-likelihood];
-        rows with rt <= t (the non-decision time, a parameter named ``t`` by convention) are
-        dropped. CPN: one row of [parameters, P(response = +1)].
+        rows with rt <= t (the spec's non-decision time) are dropped. CPN: one row of
+        [parameters, P(upper choice)] (`ModelSpec.upper_choice`).
         """
         params = np.array([theta[n] for n in self.spec.parameter_names])
         sim_seed, mix_seed = np.random.SeedSequence(seed).generate_state(2) >> 1  # 31 bits
@@ -151,7 +152,7 @@ class Labeller:
         rows = strategy.generate(theta, estimator, random_state=int(mix_seed))
         # Every SSM has rt > t; the likelihood is -inf below that whatever a network says,
         # so rows there would only teach the network a jump it cannot fit.
-        return rows[rows[:, len(params)] > theta.get("t", 0.0)]
+        return rows[rows[:, len(params)] > self.spec.non_decision_time_of(theta)]
 
     def _simulate(self, theta: dict[str, float], seed: int) -> tuple[np.ndarray, np.ndarray]:
         sim = self.simulator(
@@ -178,7 +179,7 @@ class Labeller:
         return estimator
 
     def _solve(self, theta: dict[str, float]) -> fokker_planck.Solution:
-        t_dur = self.recipe.max_rt - theta.get("t", 0.0)
+        t_dur = self.recipe.max_rt - self.spec.non_decision_time_of(theta)
         return fokker_planck.solve(self.spec, theta, self.recipe.grid, t_dur)
 
     def _exact_log_density(
@@ -194,8 +195,9 @@ class Labeller:
             assert self.likelihood is not None
             assert self.likelihood.logp_choice is not None
             params = np.array([[theta[n] for n in self.spec.parameter_names]])
-            return float(np.exp(self.likelihood.logp_choice(params, np.array([1]))[0]))
+            upper = np.array([self.spec.upper_choice])
+            return float(np.exp(self.likelihood.logp_choice(params, upper)[0]))
         if self.recipe.estimator == "pyddm":
             return self._solve(theta).p_upper
         _, response = self._simulate(theta, seed)  # the share of simulated upper responses
-        return float(np.mean(response == 1))
+        return float(np.mean(response == self.spec.upper_choice))

@@ -49,7 +49,8 @@ def train_mnle(
     n_params, k, m = len(names), len(choices), settings.components
     per_set = manifest.recipe.n_simulations
     sets_per_batch = max(1, settings.batch_size // per_set)
-    t_index = names.index("t") if "t" in names else None
+    ndt = spec.non_decision_time
+    t_index = names.index(ndt) if ndt is not None else None
     exact = _exact(spec, manifest.model) if settings.distill_weight else None
 
     first = load_shard(data_dir, min(manifest.shards, key=lambda s: s.index))
@@ -120,6 +121,7 @@ def train_mnle(
         output="mixture",
         choices=choices,
         components=m,
+        non_decision_time=ndt,
     )
     config.metrics["undecided_share"] = undecided
     save_network(out_dir, config, fitted.layers)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -22,6 +22,7 @@ from pydantic import (
     NonNegativeInt,
     PositiveInt,
     ValidationError,
+    model_validator,
 )
 
 from ssmhub import mnle
@@ -69,7 +70,7 @@ class Accuracy(BaseModel):
     def markdown(self) -> str:
         """How it was measured, in a sentence, and the errors in a table."""
         lan = self.unit == "nats"
-        error = "log-likelihood (nats)" if lan else "P(response = +1)"
+        error = "log-likelihood (nats)" if lan else "P(upper choice)"
         trials = f", {self.n_trials_per_set} trials each drawn from the model" if lan else ""
         maximum = "-" if self.max_abs_error is None else f"{self.max_abs_error:.4g}"
         unscored = (
@@ -97,6 +98,9 @@ class NetworkConfig(BaseModel):
     model: str
     kind: NetworkKind
     parameter_names: tuple[str, ...]
+    # The spec's non-decision time when the network was trained (`ModelSpec.non_decision_time`):
+    # the LAN's log(rt - t) input and the MNLE's decision time subtract it.
+    non_decision_time: str | None
     inputs: tuple[str, ...]
     output: Literal["log_likelihood", "logit_p_upper", "mixture"]
     hidden: tuple[int, ...]
@@ -114,6 +118,39 @@ class NetworkConfig(BaseModel):
     metrics: dict[str, Any] = {}
     command: str = ""
     correction: Correction | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _recorded_non_decision_time(cls, data: Any) -> Any:
+        """Configs written before the field existed: their training code took the parameter
+        named t, if any, as the non-decision time, so that is what their weights compute."""
+        if isinstance(data, dict) and "non_decision_time" not in data:
+            data = {
+                **data,
+                "non_decision_time": "t" if "t" in data.get("parameter_names", ()) else None,
+            }
+        return data
+
+    @model_validator(mode="after")
+    def _check_non_decision_time(self) -> Self:
+        if (
+            self.non_decision_time is not None
+            and self.non_decision_time not in self.parameter_names
+        ):
+            raise ValueError(
+                f"non_decision_time {self.non_decision_time!r} is not one of the network's "
+                f"parameter_names {list(self.parameter_names)}"
+            )
+        if (
+            self.non_decision_time is None
+            and "rt" in self.inputs
+            and self.settings.rt_feature == "log_decision_time"
+        ):
+            raise ValueError(
+                "settings.rt_feature 'log_decision_time' needs a non_decision_time; a model "
+                "without one is trained on rt"
+            )
+        return self
 
     @property
     def n_outputs(self) -> int:
@@ -135,8 +172,9 @@ class Network:
     """A loaded network: call it on input rows laid out as ``config.inputs``.
 
     A LAN, and an MNLE, map (N, P + 2) rows [parameters, rt, response] to N log-likelihoods;
-    a CPN maps (N, P) parameter rows to N values of log P(response = +1). An MNLE's own
-    interface is `head` (parameters only) and `ssmhub.mnle`. ``weights_sha256`` identifies
+    a CPN maps (N, P) parameter rows to N values of log P(upper choice) (the spec's
+    `ModelSpec.upper_choice`). An MNLE's own interface is `head` (parameters only) and
+    `ssmhub.mnle`. ``weights_sha256`` identifies
     the weights file, so that a LAN's correction can check it sits beside its own CPN, and
     so that a fit can name the network that made it (`provenance`).
     """
@@ -160,7 +198,8 @@ class Network:
 
     def logits(self, x: Any) -> Any:
         """The raw network output (a log-likelihood, or the logit of P(upper))."""
-        return mlp(self.weights, features(self.config.inputs, self.config.settings.rt_feature, x))
+        c = self.config
+        return mlp(self.weights, features(c.inputs, c.settings.rt_feature, c.non_decision_time, x))
 
     def head(self, params: Any) -> mnle.Head:
         """An MNLE's distributions at (B, P) parameter rows."""
@@ -178,10 +217,10 @@ class Network:
         ``row`` giving each trial's (see `Likelihood.by_row`); rt and response (N,)."""
         import jax.numpy as jnp
 
-        names = self.config.parameter_names
+        names, ndt = self.config.parameter_names, self.config.non_decision_time
         assert self.config.choices is not None
         params = jnp.asarray(params)
-        t = params[:, names.index("t")] if "t" in names else jnp.zeros(params.shape[:1])
+        t = params[:, names.index(ndt)] if ndt is not None else jnp.zeros(params.shape[:1])
         t = t if row is None else t[row]
         index = mnle.choice_index(response, self.config.choices)
         y = mnle.decision_log_time(jnp.asarray(rt, self.weights[0][0].dtype), t)
@@ -227,14 +266,16 @@ def mlp(weights: Weights, x: Any) -> Any:
     return mlp_outputs(weights, x)[..., 0]
 
 
-def features(inputs: tuple[str, ...], rt_feature: RtFeature, x: Any) -> Any:
+def features(
+    inputs: tuple[str, ...], rt_feature: RtFeature, non_decision_time: str | None, x: Any
+) -> Any:
     """Input rows as the MLP sees them (see `TrainSettings.rt_feature`)."""
     import jax.numpy as jnp
 
     x = jnp.asarray(x)
     if rt_feature == "rt" or "rt" not in inputs:
         return x
-    rt, t = inputs.index("rt"), inputs.index("t")
+    rt, t = inputs.index("rt"), inputs.index(non_decision_time)  # NetworkConfig checks it
     decision = jnp.maximum(x[..., rt] - x[..., t], MIN_DECISION_TIME)
     return x.at[..., rt].set(jnp.log(decision))
 
@@ -309,6 +350,12 @@ def read_network(path: Path, spec: ModelSpec | None = None) -> Network:
         raise SsmhubError(
             f"{path / CONFIG}: the network takes parameters {list(config.parameter_names)} "
             f"but the installed model {spec.name!r} has {list(spec.parameter_names)}"
+        )
+    if spec is not None and config.non_decision_time != spec.non_decision_time:
+        raise SsmhubError(
+            f"{path / CONFIG}: the network was trained with non_decision_time "
+            f"{config.non_decision_time!r} but the installed model {spec.name!r} declares "
+            f"{spec.non_decision_time!r}: retrain it for this version of the model"
         )
     try:
         tensors = load_file(path / WEIGHTS)

@@ -67,7 +67,7 @@ def log_mass(
 
 
 def read_pair(lan_dir: Path, cpn_dir: Path) -> tuple[Network, Network]:
-    """A LAN and a CPN of the same model, with a parameter ``t`` to integrate rt from."""
+    """A LAN and a CPN of the same model, with a non-decision time to integrate rt from."""
     lan, cpn = read_network(lan_dir), read_network(cpn_dir)
     for path, net, kind in ((lan_dir, lan, "lan"), (cpn_dir, cpn, "cpn")):
         if net.config.kind != kind:
@@ -80,30 +80,37 @@ def read_pair(lan_dir: Path, cpn_dir: Path) -> tuple[Network, Network]:
             f"{cpn_dir}: a CPN of {cpn.config.model!r} {list(cpn.config.parameter_names)}, "
             f"but the LAN is of {lan.config.model!r} {list(lan.config.parameter_names)}"
         )
-    if "t" not in lan.config.parameter_names:
+    if lan.config.non_decision_time is None:
         raise SsmhubError(
-            f"{lan_dir}: the model has no non-decision time t, which the quadrature over rt "
-            "starts from"
+            f"{lan_dir}: the network records no non_decision_time, which the quadrature over "
+            "rt starts from"
         )
     return lan, cpn
 
 
 def correction_labels(
-    lan: Network, cpn: Network, theta: np.ndarray, response: np.ndarray, quadrature: Quadrature
+    lan: Network,
+    cpn: Network,
+    theta: np.ndarray,
+    response: np.ndarray,
+    quadrature: Quadrature,
+    upper: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """c and its parameter gradient at each row, by quadrature (see `ssmhub.correction`)."""
+    """c and its parameter gradient at each row, by quadrature (see `ssmhub.correction`);
+    ``upper`` is the response the CPN gives the probability of (`ModelSpec.upper_choice`)."""
     import jax
     import jax.numpy as jnp
 
     from ssmhub.default_plugins.network_likelihood import cpn_logp, lan_logp
 
-    t_index = lan.config.parameter_names.index("t")
+    assert lan.config.non_decision_time is not None  # read_pair checks it
+    t_index = lan.config.parameter_names.index(lan.config.non_decision_time)
 
     @jax.jit
     def labels(theta: Array, response: Array) -> tuple[Array, Array]:
         def c(theta: Array) -> Array:
             mass = log_mass(partial(lan_logp, lan), theta, response, t_index, quadrature)
-            return mass - cpn_logp(cpn, theta, response)
+            return mass - cpn_logp(cpn, upper, theta, response)
 
         value, pull = jax.vjp(c, theta)
         return value, pull(jnp.ones_like(value))[0]
@@ -124,15 +131,19 @@ def normalise(
     on_epoch: Callable[[EpochReport], None] | None = None,
 ) -> Network:
     """Fit the LAN's correction to the CPN; save the LAN with it to ``out_dir``, return it."""
+    from ssmhub.plugins import get_manager
+
     lan, cpn = read_pair(lan_dir, cpn_dir)
+    spec = get_manager().catalog.get(lan.config.model)
     names = lan.config.parameter_names
     both = [lan.config.box, cpn.config.box]  # where both networks were trained
     box = np.array([(max(b[n][0] for b in both), min(b[n][1] for b in both)) for n in names])
     rng = np.random.default_rng(settings.seed)
     n = settings.parameter_sets
     theta = rng.uniform(box[:, 0], box[:, 1], (n, len(names))).astype(np.float32)
-    response = np.where(rng.random(n) < 0.5, 1.0, -1.0).astype(np.float32)
-    y, gradients = correction_labels(lan, cpn, theta, response, settings.quadrature)
+    upper, lower = spec.upper_choice, spec.lower_choice
+    response = np.where(rng.random(n) < 0.5, upper, lower).astype(np.float32)
+    y, gradients = correction_labels(lan, cpn, theta, response, settings.quadrature, upper)
     finite = np.isfinite(y)
     x = np.column_stack([theta, response])[finite]
     y, gradients = y[finite], np.nan_to_num(gradients[finite])

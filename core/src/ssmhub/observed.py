@@ -5,11 +5,14 @@ Observed data are an (N, 2) array of ``[rt, response]`` rows or a DataFrame with
 a withheld press); such rows are scored by the choice likelihood alone. Anything else odd is
 an error naming the column, the first offending row and the rule, because a single bad row
 otherwise shows up much later as a -inf log-likelihood or a sampler that will not start.
+Rows are named as their owner counts them (see `where`): a line of the file they were read
+from, else a position counted from 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,26 +27,32 @@ class ObservedDataError(SsmhubError, ValueError):
 
 
 def check_observed(
-    data: Any, choices: Sequence[int], trialwise: Mapping[str, int] | None = None
+    data: Any,
+    choices: Sequence[int],
+    trialwise: Mapping[str, int] | None = None,
+    file: Path | None = None,
 ) -> np.ndarray:
     """Validate ``data``; return it as a float64 (N, 2) array of ``[rt, response]`` rows.
 
     ``choices`` are the model's responses; ``trialwise`` maps each trial-wise parameter to
-    its length, which must be the number of rows.
+    its length, which must be the number of rows; ``file`` is the CSV (one header line) the
+    rows were read from, whose line numbers errors then give.
     """
     rt, response = _columns(data)
     if rt.size == 0:
         raise ObservedDataError("observed data have no rows")
-    rt = _numeric("rt", rt)
-    response = _numeric("response", response)
-    _first_bad("rt", rt, np.isinf(rt), "rt must be finite (NaN marks a trial without an rt)")
-    _first_bad("rt", rt, rt <= 0, "rt must be positive")
+    rt = _numeric("rt", rt, file)
+    response = _numeric("response", response, file)
+    finite = "rt must be finite (NaN marks a trial without an rt)"
+    _first_bad("rt", rt, np.isinf(rt), finite, file)
+    _first_bad("rt", rt, rt <= 0, "rt must be positive", file)
     _check_seconds(rt)
     _first_bad(
         "response",
         response,
         ~np.isin(response, np.asarray(choices, dtype=float)),
         f"response must be one of the model's choices {list(choices)}",
+        file,
     )
     for name, length in (trialwise or {}).items():
         if length != rt.size:
@@ -72,7 +81,16 @@ def _columns(data: Any) -> tuple[np.ndarray, np.ndarray]:
     return array[:, 0], array[:, 1]
 
 
-def _numeric(column: str, values: np.ndarray) -> np.ndarray:
+def where(column: str, row: int, file: Path | None = None) -> str:
+    """A cell as a person finds it: by its line in ``file`` (the header is line 1; pandas
+    skips blank lines, which would shift it) or, for data in memory, by its position counted
+    from 0, as ``DataFrame.iloc`` and NumPy count."""
+    if file is not None:
+        return f"{file}, line {row + 2}, column {column!r}"
+    return f"column {column!r}, row {row} (counted from 0)"
+
+
+def _numeric(column: str, values: np.ndarray, file: Path | None) -> np.ndarray:
     try:
         return values.astype(np.float64)
     except (TypeError, ValueError):
@@ -82,7 +100,7 @@ def _numeric(column: str, values: np.ndarray) -> np.ndarray:
             float(value)
         except (TypeError, ValueError):
             raise ObservedDataError(
-                f"column {column!r}, row {row}: {value!r} is not a number"
+                f"{where(column, row, file)}: {value!r} is not a number"
             ) from None
     raise ObservedDataError(f"column {column!r}: values of type {values.dtype} are not numbers")
 
@@ -103,7 +121,9 @@ def _check_seconds(rt: np.ndarray) -> None:
         )
 
 
-def _first_bad(column: str, values: np.ndarray, bad: np.ndarray, rule: str) -> None:
+def _first_bad(
+    column: str, values: np.ndarray, bad: np.ndarray, rule: str, file: Path | None
+) -> None:
     if bad.any():
         row = int(np.argmax(bad))
-        raise ObservedDataError(f"column {column!r}, row {row}: {rule}, got {values[row]:g}")
+        raise ObservedDataError(f"{where(column, row, file)}: {rule}, got {values[row]:g}")

@@ -1,10 +1,14 @@
 """Per-trial JAX log-likelihoods as PyTensor Ops, and the guards every likelihood gets.
 
 `LogLikeOp` wraps a JAX function ``f(*inputs) -> (N,)``; its gradient is a second Op,
-`LogLikeVJPOp`, that runs ``jax.vjp``. Both are registered with ``jax_funcify``, so a JAX
-backend (``pm.sample(nuts_sampler="numpyro" | "blackjax")``) compiles the model, the network
-and its gradient into one XLA program instead of calling back into Python; the C and Python
-backends call the jitted functions from ``perform``.
+`LogLikeVJPOp`, that runs ``jax.vjp``. Both are PyTensor ``JAXOp``s, so a JAX backend
+(``pm.sample(nuts_sampler="numpyro" | "blackjax")``) compiles the model, the network and its
+gradient into one XLA program through their ``perform_jax``; the C and Python backends call
+the jitted functions from ``perform``, in the precision of the node's output.
+
+Being ``JAXOp``s, rather than registering with ``jax_funcify``, is what keeps importing this
+module free of side effects: importing PyTensor's JAX dispatch switches ``jax_enable_x64`` for
+the whole process, and happens only when a model is compiled for a JAX backend.
 
 `guard` wraps a `Likelihood` with the checks that do not depend on how it was built: a
 trial with ``rt <= t`` has density 0, and a network knows nothing outside its training box.
@@ -12,6 +16,8 @@ trial with ``rt <= t`` has density 0, and a network knows nothing outside its tr
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -24,7 +30,7 @@ from pytensor import config
 from pytensor.gradient import DisconnectedType
 from pytensor.graph.basic import Apply, Variable
 from pytensor.graph.op import Op
-from pytensor.link.jax.dispatch import jax_funcify
+from pytensor.link.jax.ops import JAXOp
 from pytensor.scalar import upcast
 from pytensor.tensor.type import TensorType, discrete_dtypes, float_dtypes
 
@@ -34,7 +40,28 @@ from ssmhub.spec import ModelSpec
 __all__ = ["LogLikeOp", "LogLikeVJPOp", "guard"]
 
 
-class LogLikeOp(Op):
+def _precision(dtype: str) -> contextlib.AbstractContextManager[None]:
+    """JAX's precision for computing an output of ``dtype``, whatever the process's setting."""
+    return jax.enable_x64(dtype == "float64")
+
+
+class _JAXBackendOp(JAXOp):
+    """An Op that PyTensor's JAX backend compiles by calling ``perform_jax``.
+
+    ``JAXOp`` is the base only for that dispatch. What it specialises for a function with
+    fixed input and output types (a constructor that jits at once, which would not pickle
+    into PyMC's chain processes; its gradient and connections) goes back to ``Op``'s.
+    """
+
+    __init__ = Op.__init__
+    __repr__ = Op.__repr__
+    pullback = Op.pullback
+
+    def connection_pattern(self, node: Apply) -> list[list[bool]]:
+        return [[True] * len(node.outputs) for _ in node.inputs]
+
+
+class LogLikeOp(_JAXBackendOp):
     """Per-trial log-likelihoods ``fn(*inputs) -> (N,)`` of a JAX function.
 
     Inputs listed in ``data`` (the observations) and integer inputs get no gradient. The
@@ -60,6 +87,7 @@ class LogLikeOp(Op):
         return f"LogLikeOp{{{self.name}}}"
 
     def make_node(self, *inputs: Any) -> Apply:
+        _register_with_numba()
         tensors = [pt.as_tensor_variable(x) for x in inputs]
         floats = [x.dtype for x in tensors if x.dtype in float_dtypes]
         dtype = upcast(*floats) if floats else config.floatX
@@ -68,7 +96,14 @@ class LogLikeOp(Op):
     def perform(self, node: Apply, inputs: Sequence[np.ndarray], outputs: list[list]) -> None:
         if self._jitted is None:
             self._jitted = jax.jit(self.fn)
-        outputs[0][0] = np.asarray(self._jitted(*inputs), dtype=node.outputs[0].dtype)
+        dtype = node.outputs[0].dtype
+        with _precision(dtype):
+            outputs[0][0] = np.asarray(self._jitted(*inputs), dtype=dtype)
+
+    def perform_jax(self, *inputs: Array) -> Array:
+        dtypes = [jnp.asarray(x).dtype for x in inputs]
+        floats = [d for d in dtypes if jnp.issubdtype(d, jnp.floating)]
+        return self.fn(*inputs).astype(jnp.result_type(*floats) if floats else config.floatX)
 
     def _wrt(self, inputs: Sequence[Variable]) -> tuple[int, ...]:
         """The inputs that get a gradient: not data, not integers."""
@@ -96,7 +131,7 @@ class LogLikeOp(Op):
         return [by_input.get(i, DisconnectedType()()) for i in range(len(inputs))]
 
 
-class LogLikeVJPOp(Op):
+class LogLikeVJPOp(_JAXBackendOp):
     """The vector-Jacobian product of a `LogLikeOp`: cotangents of the inputs in ``wrt``."""
 
     __props__ = ("fn", "wrt")
@@ -115,6 +150,7 @@ class LogLikeVJPOp(Op):
         return f"LogLikeVJPOp{{{self.name}}}"
 
     def make_node(self, *inputs: Any) -> Apply:
+        _register_with_numba()
         tensors = [pt.as_tensor_variable(x) for x in inputs]
         return Apply(self, tensors, [tensors[i].type() for i in self.wrt])
 
@@ -136,28 +172,14 @@ class LogLikeVJPOp(Op):
     def perform(self, node: Apply, inputs: Sequence[np.ndarray], outputs: list[list]) -> None:
         if self._jitted is None:
             self._jitted = jax.jit(self.vjp)
-        for out, grad, var in zip(outputs, self._jitted(*inputs), node.outputs, strict=True):
+        with _precision(upcast(*(var.dtype for var in node.outputs))):
+            grads = self._jitted(*inputs)
+        for out, grad, var in zip(outputs, grads, node.outputs, strict=True):
             out[0] = np.asarray(grad, dtype=var.dtype)
 
-
-@jax_funcify.register(LogLikeOp)
-def _funcify_loglike(op: LogLikeOp, node: Apply | None = None, **kwargs: Any) -> Callable:
-    dtype = node.outputs[0].dtype if node is not None else None
-
-    def loglike(*inputs: Array) -> Array:
-        out = op.fn(*inputs)
-        return out if dtype is None else out.astype(dtype)
-
-    return loglike
-
-
-@jax_funcify.register(LogLikeVJPOp)
-def _funcify_vjp(op: LogLikeVJPOp, **kwargs: Any) -> Callable:
-    def vjp(*args: Array) -> Array | tuple[Array, ...]:
-        grads = op.vjp(*args)
+    def perform_jax(self, *args: Array) -> Array | tuple[Array, ...]:
+        grads = self.vjp(*args)
         return grads[0] if len(grads) == 1 else grads
-
-    return vjp
 
 
 def _numba_funcify(op: Op, node: Apply, **kwargs: Any) -> Callable:
@@ -169,11 +191,16 @@ def _numba_funcify(op: Op, node: Apply, **kwargs: Any) -> Callable:
         return generate_fallback_impl(op, node, **kwargs)
 
 
-try:  # PyMC's default backend; without numba installed, there is nothing to register
-    from pytensor.link.numba.dispatch import numba_funcify
-except ImportError:
-    pass
-else:
+@functools.cache
+def _register_with_numba() -> None:
+    """Tell PyMC's default backend, numba, how to run the Ops, once the first node is made.
+
+    Not on import: importing PyTensor's numba dispatch adds warning filters to the process.
+    """
+    try:
+        from pytensor.link.numba.dispatch import numba_funcify
+    except ImportError:  # without numba installed, there is nothing to register
+        return
     numba_funcify.register(LogLikeOp)(_numba_funcify)
     numba_funcify.register(LogLikeVJPOp)(_numba_funcify)
 
@@ -183,8 +210,9 @@ def guard(
 ) -> Likelihood:
     """``likelihood`` with ``-inf`` where the model or the network cannot be trusted.
 
-    A trial with ``rt <= t`` (``t`` the spec's parameter of that name, if any) is impossible,
-    whatever a network says: a finite floor there would make a large ``t`` look plausible.
+    A trial with ``rt <= t`` (``t`` the spec's `ModelSpec.non_decision_time`, if any) is
+    impossible, whatever a network says: a finite floor there would make a large ``t`` look
+    plausible.
     Parameter rows outside ``box`` (None: no box) are ``-inf`` too. Guarded rows are
     evaluated at a stand-in point inside the box and masked afterwards (the double
     ``where``), so gradients stay finite there. ``params`` keeps its shape throughout: one
@@ -198,7 +226,8 @@ def guard(
     stand_in = np.array(
         [(box[n][0] + box[n][1]) / 2 if n in box else spec.parameter(n).default for n in names]
     )
-    t = names.index("t") if "t" in names else None
+    ndt = spec.non_decision_time
+    t = names.index(ndt) if ndt is not None else None
 
     def in_box(params: Array) -> Array:
         return jnp.all((params >= lower) & (params <= upper), axis=-1)

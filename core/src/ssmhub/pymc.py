@@ -11,21 +11,17 @@ Observed rows with an rt are scored by ``logp_rt``, rows with a NaN rt by ``logp
 the rows are split once, when the graph is built, and the log-likelihood keeps one entry per
 observed row (for ``pm.compute_log_likelihood`` and ``arviz.loo``).
 
-Importing this module adapts pymc 6.4's samplers where they break on this stack (see
-`_pymc_compatibility`): chain processes are not forked from a process running JAX, and
-``nuts_sampler="blackjax"`` works with blackjax >= 1.6 and with fewer devices than chains.
+Importing this module changes nothing in PyMC: `ssmhub.sampling.sample` (also here as
+``sample``) is ``pm.sample`` with the fixes this stack needs, applied for that call only.
 """
 
 from __future__ import annotations
 
-import functools
-import multiprocessing
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pymc as pm
@@ -39,14 +35,22 @@ from pytensor.tensor.variable import TensorConstant, TensorVariable
 
 from ssmhub.errors import SsmhubError, ThetaError
 from ssmhub.likelihood import Array, Likelihood
-from ssmhub.observed import ObservedDataError, check_observed
+from ssmhub.observed import ObservedDataError, check_observed, where
 from ssmhub.ops import LogLikeOp, guard
 from ssmhub.plugins import get_manager
+from ssmhub.sampling import sample
 from ssmhub.simulation import Simulator
 from ssmhub.spec import ModelSpec
 from ssmhub.trial_groups import trial_groups
 
-__all__ = ["SSM", "OutsideTrainingBoxWarning", "StartingPointWarning", "initvals"]
+__all__ = [
+    "SSM",
+    "OutsideTrainingBoxWarning",
+    "StartingPointWarning",
+    "initvals",
+    "provenance",
+    "sample",
+]
 
 Box = dict[str, tuple[float, float]]
 
@@ -56,7 +60,8 @@ class OutsideTrainingBoxWarning(UserWarning):
 
 
 class StartingPointWarning(UserWarning):
-    """The model would start where the observed trials are impossible (t >= an rt)."""
+    """The model would start where the observed trials are impossible (non-decision time >=
+    an rt)."""
 
 
 class SSM:
@@ -69,7 +74,8 @@ class SSM:
     model's best network (`PluginManager.default_likelihood`: its mnle, else its LAN). With
     a network likelihood, parameters outside the networks' training box get -inf unless
     ``extrapolate=True``; priors reaching outside it give an `OutsideTrainingBoxWarning`.
-    A ``t`` prior starting at or above the fastest rt gives a `StartingPointWarning`:
+    A prior of the non-decision time (`ModelSpec.non_decision_time`) starting at or above
+    the fastest rt gives a `StartingPointWarning`:
     ``pm.sample(initvals=ssmhub.pymc.initvals())`` starts it below.
     """
 
@@ -105,8 +111,9 @@ class SSM:
         pm_model = pm.modelcontext(None)
         if dist.box is not None:
             _warn_outside_box(pm_model, tensors, dist.box, f"{dist.name!r} likelihood")
-        if data is not None and "t" in tensors:
-            _check_t_start(pm_model, rv, tensors["t"], data[:, 0])
+        ndt = dist.spec.non_decision_time
+        if data is not None and ndt is not None:
+            _check_t_start(pm_model, rv, ndt, tensors[ndt], data[:, 0])
         return rv
 
     @classmethod
@@ -209,8 +216,8 @@ class _Distribution:
         if horizon is not None and (data[:, 0] > horizon).any():
             row = int(np.argmax(data[:, 0] > horizon))
             raise ObservedDataError(
-                f"column 'rt', row {row}: {data[row, 0]:g} s lies beyond {horizon:g} s, the "
-                f"longest reaction time the {self.name!r} likelihood of model "
+                f"{where('rt', row)}: {data[row, 0]:g} s lies beyond {horizon:g} s, the "
+                f"longest rt the {self.name!r} likelihood of model "
                 f"{self.spec.name!r} was trained on; a network is not evaluated where it has "
                 "seen no data: leave such trials out, or train one with a longer horizon "
                 "(the recipe's max_rt)"
@@ -218,7 +225,7 @@ class _Distribution:
         no_rt = np.isnan(data[:, 0])
         if no_rt.any() and self.likelihood.logp_choice is None:
             raise ObservedDataError(
-                f"column 'rt', row {int(np.argmax(no_rt))}: a trial without an rt needs a "
+                f"{where('rt', int(np.argmax(no_rt)))}: a trial without an rt needs a "
                 f"choice likelihood, and this likelihood of model {self.spec.name!r} has none "
                 "(for 'lan': train a CPN)"
             )
@@ -414,7 +421,8 @@ def provenance(model: pm.Model | None = None) -> dict[str, Any]:
 
 
 def initvals(model: pm.Model | None = None) -> dict[str, np.ndarray]:
-    """Starting values that keep each SSM's ``t`` below its fastest rt, for ``pm.sample``.
+    """Starting values that keep each SSM's non-decision time below its fastest rt, for
+    ``pm.sample``.
 
     ``pm.sample(initvals=ssmhub.pymc.initvals())`` starts a model whose ``t`` prior is
     centred at or above the fastest rt, where every trial is impossible. Empty when the
@@ -450,8 +458,11 @@ def _start(model: pm.Model, t: TensorVariable) -> np.ndarray:
     return np.asarray(fn(model.initial_point()))
 
 
-def _check_t_start(model: pm.Model, rv: TensorVariable, t: TensorVariable, rt: np.ndarray) -> None:
-    """Refuse a fixed ``t`` at or above an observed rt; warn if a free one starts there.
+def _check_t_start(
+    model: pm.Model, rv: TensorVariable, name: str, t: TensorVariable, rt: np.ndarray
+) -> None:
+    """Refuse a fixed non-decision time ``t`` (the parameter ``name``) at or above an observed
+    rt; warn if a free one starts there.
 
     Records ``t`` and the fastest rt on ``rv`` for `initvals`.
     """
@@ -464,8 +475,9 @@ def _check_t_start(model: pm.Model, rv: TensorVariable, t: TensorVariable, rt: n
         if bad.size:
             row = int(bad[0])
             raise ThetaError(
-                f"t = {values[row]:g} is not below the rt {rt[row]:g} of row {row}: that "
-                "trial is impossible under the model"
+                f"{name} = {values[row]:g} is not below the rt {rt[row]:g} at "
+                f"{where('rt', row)}: "
+                f"that trial is impossible under the model ({name} is its non-decision time)"
             )
         return
     if not _depends_on_free_rvs(model, t):
@@ -477,143 +489,11 @@ def _check_t_start(model: pm.Model, rv: TensorVariable, t: TensorVariable, rt: n
         fix = (
             "pass initvals=ssmhub.pymc.initvals() to pm.sample"
             if t in model.free_RVs
-            else "give the variables t is made of initvals that put it below"
+            else f"give the variables {name} is made of initvals that put it below"
         )
         warnings.warn(
-            f"t would start at {start.max():g}, not below the fastest rt {fastest:g}, where "
+            f"{name} would start at {start.max():g}, not below the fastest rt {fastest:g}, where "
             f"every trial is impossible: {fix}, or a prior centred below {fastest:g}",
             StartingPointWarning,
             stacklevel=3,
         )
-
-
-def _blackjax_inference_loop(
-    seed: Array,
-    init_position: Any,
-    logp_fn: Callable,
-    draws: int,
-    tune: int,
-    target_accept: float,
-    **adaptation_kwargs: Any,
-) -> tuple[Any, dict[str, Array]]:
-    """pymc's blackjax loop for blackjax >= 1.6 (pymc issue 8367), without a progress bar.
-
-    pymc 6.4 hands ``progress_bar`` to ``blackjax.window_adaptation``, which since blackjax
-    1.6 forwards unknown arguments to the NUTS kernel (``TypeError: ... unexpected keyword
-    argument 'progress_bar'``), and then calls ``blackjax.progress_bar.gen_scan_fn``, which
-    blackjax 1.6 replaced by a context manager. This is pymc's loop with the argument
-    dropped before the adaptation and a plain ``lax.scan``.
-    """
-    import blackjax
-    from blackjax.adaptation.base import get_filter_adapt_info_fn
-
-    adaptation_kwargs.pop("progress_bar", None)
-    algorithm_name = adaptation_kwargs.pop("algorithm", "nuts")
-    if algorithm_name not in ("nuts", "hmc"):
-        raise ValueError("Only supporting 'nuts' or 'hmc' as algorithm to draw samples.")
-    algorithm = getattr(blackjax, algorithm_name)
-    adapt = blackjax.window_adaptation(
-        algorithm=algorithm,
-        logdensity_fn=logp_fn,
-        target_acceptance_rate=target_accept,
-        adaptation_info_fn=get_filter_adapt_info_fn(),
-        **adaptation_kwargs,
-    )
-    (last_state, tuned_params), _ = adapt.run(seed, init_position, num_steps=tune)
-    kernel = algorithm(logp_fn, **tuned_params).step
-
-    def one_step(state: Any, key: Array) -> tuple[Any, tuple[Any, dict[str, Array]]]:
-        state, info = kernel(key, state)
-        stats = {
-            "diverging": info.is_divergent,
-            "energy": info.energy,
-            "tree_depth": info.num_trajectory_expansions,
-            "n_steps": info.num_integration_steps,
-            "acceptance_rate": info.acceptance_rate,
-            "lp": state.logdensity,
-        }
-        return state, (state.position, stats)
-
-    _, (samples, stats) = jax.lax.scan(one_step, last_state, jax.random.split(seed, draws))
-    return samples, stats
-
-
-def _parallel_chains_on_devices(sample: Callable[..., Any]) -> Callable[..., Any]:
-    """pymc's blackjax sampling, with vectorized chains where there are too few devices.
-
-    ``chain_method="parallel"`` maps chains with ``jax.pmap``, one device each, and fails
-    with more chains than devices (a CPU is one device); numpyro falls back to sequential
-    chains there, and this falls back to ``"vectorized"``, with a warning like numpyro's.
-    """
-
-    @functools.wraps(sample)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        chains = kwargs.get("chains", 1)
-        if kwargs.get("chain_method") == "parallel" and chains > jax.local_device_count():
-            warnings.warn(
-                f"{chains} chains but {jax.local_device_count()} JAX device(s): "
-                "blackjax chains are vectorized instead of parallel",
-                UserWarning,
-                stacklevel=2,
-            )
-            kwargs["chain_method"] = "vectorized"
-        return sample(*args, **kwargs)
-
-    wrapper.ssmhub_shim = True
-    return wrapper
-
-
-def _no_fork_under_jax(initialize: Callable[..., Any]) -> Callable[..., Any]:
-    """pymc's choice of how chain processes start, never ``fork`` unless asked for.
-
-    The likelihood runs JAX in this process before the chains start, and a process forked
-    from a running JAX deadlocks (``fork`` is Linux's default before Python 3.14). pymc
-    avoids ``fork`` itself only when the whole model is compiled to JAX; this avoids it in
-    the same way (``forkserver``, else ``spawn``) for every model, unless the user chose.
-    """
-
-    @functools.wraps(initialize)
-    def wrapper(mp_ctx: Any, *args: Any, **kwargs: Any) -> multiprocessing.context.BaseContext:
-        chosen = initialize(mp_ctx, *args, **kwargs)
-        if mp_ctx is not None or chosen.get_start_method() != "fork":
-            return chosen
-        methods = multiprocessing.get_all_start_methods()
-        return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-    wrapper.ssmhub_shim = True
-    return wrapper
-
-
-def _pymc_compatibility() -> None:
-    """Make pymc 6.4's samplers work with ssmhub's JAX likelihoods, blackjax >= 1.6 and a CPU.
-
-    - PyMC NUTS: chain processes are not forked (`_no_fork_under_jax`);
-    - blackjax: pymc's loop is swapped for `_blackjax_inference_loop` only if blackjax lacks
-      what it calls (``blackjax.progress_bar.gen_scan_fn``, gone in 1.6 where
-      ``progress_bar`` became a function), and its sampler wrapped by
-      `_parallel_chains_on_devices`, which acts only with more chains than devices.
-
-    Each is applied once, and only where pymc still has the function it replaces.
-    """
-    import pymc.sampling.mcmc as pymc_mcmc
-
-    if hasattr(pymc_mcmc, "_initialize_multiprocessing_context") and not getattr(
-        pymc_mcmc._initialize_multiprocessing_context, "ssmhub_shim", False
-    ):
-        pymc_mcmc._initialize_multiprocessing_context = _no_fork_under_jax(
-            pymc_mcmc._initialize_multiprocessing_context
-        )
-    try:
-        import blackjax
-        import pymc.sampling.jax as pymc_jax
-    except ImportError:
-        return
-    if not all(hasattr(pymc_jax, f) for f in ("_blackjax_inference_loop", "_sample_blackjax_nuts")):
-        return
-    if not hasattr(blackjax.progress_bar, "gen_scan_fn"):
-        pymc_jax._blackjax_inference_loop = _blackjax_inference_loop
-    if not getattr(pymc_jax._sample_blackjax_nuts, "ssmhub_shim", False):
-        pymc_jax._sample_blackjax_nuts = _parallel_chains_on_devices(pymc_jax._sample_blackjax_nuts)
-
-
-_pymc_compatibility()

@@ -7,8 +7,9 @@ plugin's version) can regenerate the same data, so every field that changes the 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -110,16 +111,60 @@ class Recipe(BaseModel):
             box[p.name] = (lo, hi)
         return box
 
+    def cost(self) -> str:
+        """The work of making this data, in the units its estimator spends, for a person to
+        read before it starts: plugin defaults are sized for a cluster, not a laptop."""
+        sets = f"{self.n_parameter_sets:,} parameter sets"
+        if self.estimator == "pyddm":  # see labels.Labeller: PyDDM simulates nothing
+            return (
+                f"{sets}, one Fokker-Planck solution each (grid dt={self.grid.dt:g}, "
+                f"dx={self.grid.dx:g})"
+            )
+        if self.estimator == "exact" and self.kind == "cpn":
+            return f"{sets}, one closed-form choice probability each (no simulations)"
+        total = self.n_parameter_sets * self.n_simulations
+        return f"{sets} x {self.n_simulations:,} simulations = {total:,} simulated trials"
+
     def digest(self) -> str:
         """A sha256 of the recipe's canonical JSON, recorded with data and networks."""
         return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
 
 
-def load_recipe(path: Path) -> Recipe:
-    """Read a recipe from JSON, naming the file and the field on error."""
+def load_recipe(path: Path, base: Recipe | None = None) -> Recipe:
+    """Read a recipe from JSON, naming the file and the field on error.
+
+    With ``base`` (the plugin's recipe), the file holds changes to it: the fields it names
+    replace ``base``'s, and in ``box`` and ``grid`` only the entries it names, so that a file
+    resizing a data set keeps the plugin's narrowed box. Without, unnamed fields take their
+    defaults.
+    """
     try:
-        return Recipe.model_validate_json(path.read_text())
+        changes = json.loads(path.read_text())
     except OSError as exc:
         raise SsmhubError(f"{path}: cannot read recipe: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise SsmhubError(f"{path}: invalid recipe: not JSON: {exc}") from None
+    if not isinstance(changes, dict):
+        raise SsmhubError(
+            f"{path}: invalid recipe: must be a JSON object of Recipe fields, got "
+            f"{type(changes).__name__}"
+        )
+    try:
+        if base is None:
+            return Recipe.model_validate(changes)
+        return Recipe.model_validate(_overlaid(base.model_dump(mode="json"), changes))
     except ValidationError as exc:
         raise SsmhubError(f"{path}: invalid recipe: {exc}") from None
+
+
+def _overlaid(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes``; a mapping in both is overlaid key by key."""
+    return {
+        **base,
+        **{
+            key: _overlaid(base[key], value)
+            if isinstance(value, dict) and isinstance(base.get(key), dict)
+            else value
+            for key, value in changes.items()
+        },
+    }

@@ -81,6 +81,9 @@ def spec_from_ssms(name: str, model: str) -> tuple[ModelSpec, dict[str, str]]:
             name=name,
             description=f"The ssm-simulators model {model}.",
             parameters=tuple(parameters),
+            # model_config has no field for it: ssm-simulators' simulators add the parameter
+            # t, where there is one, to every decision time.
+            non_decision_time="t" if "t" in config["params"] else None,
             choices=tuple(int(c) for c in choices),
             ssms_model=model,
         )
@@ -110,7 +113,11 @@ def render(name: str, ssms_model: str | None = None) -> dict[str, str]:
             "parameters": "\n".join(
                 _parameter_source(p, notes.get(p.name)) for p in spec.parameters
             ),
+            "non_decision_time": _quoted(spec.non_decision_time)
+            if spec.non_decision_time
+            else "None",
             "choices": repr(spec.choices),
+            "choice_meanings": f"({', '.join(_quoted(spec.meaning(c)) for c in spec.choices)})",
             "recipes": _recipes_source(ssms_model),
             "evaluate": (
                 _WITH_REFERENCE.format(name=name) if _solvable(ssms_model)[0] else _NO_REFERENCE
@@ -158,6 +165,12 @@ def _template(stem: str) -> Template:
 
 def _ssms_version() -> str:
     return importlib.metadata.version("ssm-simulators")
+
+
+def _quoted(text: str) -> str:
+    """A string literal as ruff formats it (double quotes); identifiers and the meanings
+    `ModelSpec.meaning` makes up need no escapes."""
+    return f'"{text}"'
 
 
 def _parameter_source(p: Parameter, note: str | None) -> str:

@@ -1,4 +1,4 @@
-"""What a model is: its parameters, their bounds and its choices.
+"""What a model is: its parameters, their bounds, its non-decision time and its choices.
 
 A `ModelSpec` is the contract between a plugin and everything else in ssmhub: the simulator,
 the training recipe, the networks and the PyMC distribution all read parameter names and
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -59,13 +59,35 @@ class ModelSpec(BaseModel):
     name: Name
     description: str
     parameters: tuple[Parameter, ...] = Field(min_length=1)
+    non_decision_time: Name | None = Field(
+        description="The parameter that is the non-decision time (reaction times are "
+        "impossible below it), or None for a model without one. Required: guessing it from "
+        "a name would silently drop the rt > t guard of a model calling it, say, ndt."
+    )
     choices: tuple[int, ...] = (-1, 1)
+    choice_meanings: tuple[str, ...] = Field(
+        default=(),
+        description="What each of `choices` means, in the same order, for plots, legends and "
+        'cards; left out, each reads "response <code>".',
+    )
     ssms_model: str | None = Field(
         default=None, description="The ssm-simulators model this spec wraps, if any."
     )
     recipes: tuple[Recipe, ...] = Field(
         default=(), description="Tuned training-data recipes, at most one per network kind."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explicit_non_decision_time(cls, data: Any) -> Any:
+        """Say what to write, where pydantic would only say "Field required": the one field
+        without a default, so that no plugin gets a non-decision time by guesswork."""
+        if isinstance(data, dict) and "non_decision_time" not in data:
+            raise ValueError(
+                f"model {data.get('name')!r}: non_decision_time is required: name the "
+                "parameter that is the non-decision time, or None if the model has none"
+            )
+        return data
 
     @model_validator(mode="after")
     def _check_names_and_choices(self) -> Self:
@@ -78,6 +100,17 @@ class ModelSpec(BaseModel):
                 f"model {self.name!r}: choices must be at least two distinct integers, "
                 f"got {list(self.choices)}"
             )
+        if self.non_decision_time is not None and self.non_decision_time not in names:
+            raise ValueError(
+                f"model {self.name!r}: non_decision_time {self.non_decision_time!r} is not one "
+                f"of its parameters ({', '.join(names)}), nor None"
+            )
+        if self.choice_meanings and len(self.choice_meanings) != len(self.choices):
+            raise ValueError(
+                f"model {self.name!r}: choice_meanings must give one meaning per choice "
+                f"{list(self.choices)}, got {len(self.choice_meanings)}: "
+                f"{list(self.choice_meanings)}"
+            )
         kinds = [r.kind for r in self.recipes]
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"model {self.name!r}: more than one recipe per kind: {kinds}")
@@ -88,6 +121,28 @@ class ModelSpec(BaseModel):
     @property
     def parameter_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.parameters)
+
+    @property
+    def upper_choice(self) -> int:
+        """The response binary code (LAN, CPN, Fokker-Planck) calls upper: the largest choice,
+        as in ssm-simulators, where 1 is the upper bound and -1 (or 0) the lower."""
+        return max(self.choices)
+
+    @property
+    def lower_choice(self) -> int:
+        """The response binary code calls lower: the smallest choice."""
+        return min(self.choices)
+
+    def non_decision_time_of(self, theta: Mapping[str, Any]) -> Any:
+        """The earliest possible reaction time under ``theta`` (numbers or arrays by name):
+        its non-decision time, or 0.0 for a model without one."""
+        return 0.0 if self.non_decision_time is None else theta[self.non_decision_time]
+
+    def meaning(self, choice: int) -> str:
+        """What ``choice`` means, for legends and cards."""
+        if self.choice_meanings:
+            return self.choice_meanings[self.choices.index(choice)]
+        return f"response {choice}"
 
     def parameter(self, name: str) -> Parameter:
         for p in self.parameters:

@@ -202,9 +202,10 @@ def _check_trials(
         (~np.isfinite(rt), f"must be finite (an undecided trial gets {OMISSION:g})"),
         (decided & (rt <= 0), f"must be positive (only an undecided trial gets {OMISSION:g})"),
     ]
-    if "t" in theta:
+    ndt = spec.non_decision_time
+    if ndt is not None:
         rules.append(
-            (decided & (rt <= theta["t"][:, None]), "must exceed t, the non-decision time")
+            (decided & (rt <= theta[ndt][:, None]), f"must exceed {ndt}, the non-decision time")
         )
     for bad, rule in rules:
         if bad.any():
@@ -363,12 +364,12 @@ def _check_network_config(
 
 
 def _network_rows(spec: ModelSpec, config: NetworkConfig, rng: np.random.Generator) -> np.ndarray:
-    """64 input rows within the network's box; a LAN's rts lie beyond t where there is one."""
+    """64 input rows within the network's box; a LAN's rts lie beyond the non-decision time."""
     n = 64
     params = np.column_stack([rng.uniform(*config.box[name], n) for name in spec.parameter_names])
     if config.kind == "cpn":
         return params.astype(np.float32)
-    t = params[:, spec.parameter_names.index("t")] if "t" in spec.parameter_names else 0.0
+    t = spec.non_decision_time_of(dict(zip(spec.parameter_names, params.T, strict=True)))
     rt = t + rng.uniform(0.05, 5.0, n)
     response = rng.choice(np.array(spec.choices, dtype=np.float64), n)
     return np.column_stack([params, rt, response]).astype(np.float32)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 from flax import nnx
 
@@ -32,6 +33,7 @@ from ssmhub.network import (
     save_network,
 )
 from ssmhub.recipe import NetworkKind
+from ssmhub.spec import ModelSpec
 from ssmhub.trainer import EpochReport, TrainSettings
 
 # Sobolev training leaves rows whose exact gradient is steeper than this (per SD of the
@@ -123,6 +125,7 @@ class Fitted:
     history: list[dict[str, float]]
 
 
+@jax.enable_x64(False)
 def fit(
     model: MLP,
     loss_of: Callable[[MLP, Any], Any],
@@ -132,7 +135,11 @@ def fit(
     snapshot: Callable[[MLP], list[tuple[np.ndarray, np.ndarray]]],
     on_epoch: Callable[[EpochReport], None] | None = None,
 ) -> Fitted:
-    """Adam over ``batches(validation, rng)``, keeping the best validation epoch's layers."""
+    """Adam over ``batches(validation, rng)``, keeping the best validation epoch's layers.
+
+    In float32 whatever the process's JAX precision, which PyTensor's JAX backend turns to
+    64 bits for the whole process once it is imported.
+    """
     import jax.numpy as jnp
     import optax
 
@@ -211,8 +218,12 @@ def train(
     import jax.numpy as jnp
     import optax
 
+    from ssmhub.plugins import get_manager
+
     manifest = complete_manifest(data_dir, kind)
-    if "t" not in manifest.parameter_names:
+    spec = get_manager().catalog.get(manifest.model)
+    ndt = spec.non_decision_time
+    if ndt is None:
         settings = settings.model_copy(update={"rt_feature": "rt"})
     inputs = manifest.columns[:-1]
     n_in = len(inputs)
@@ -227,11 +238,11 @@ def train(
     model = MLP([n_in, *settings.hidden, 1], nnx.Rngs(settings.seed))
     if settings.init is None:
         first = load_shard(data_dir, min(manifest.shards, key=lambda s: s.index))
-        first_x = np.asarray(features(inputs, settings.rt_feature, first[:, :-1]))
+        first_x = np.asarray(features(inputs, settings.rt_feature, ndt, first[:, :-1]))
         shift = np.asarray(first_x.mean(axis=0), dtype=np.float32)
         scale = np.asarray(first_x.std(axis=0) + 1e-6, dtype=np.float32)
     else:
-        _start_from(model, settings.init, manifest, settings)
+        _start_from(model, settings.init, manifest, settings, spec)
         shift, scale = np.zeros(n_in, np.float32), np.ones(n_in, np.float32)
     n_params = len(manifest.parameter_names)
     exact_gradient = _exact_gradient(manifest) if settings.gradient_weight else None
@@ -240,7 +251,7 @@ def train(
     )
 
     def network_of(model: MLP, x: jax.Array) -> jax.Array:
-        return model((features(inputs, settings.rt_feature, x) - shift) / scale)[..., 0]
+        return model((features(inputs, settings.rt_feature, ndt, x) - shift) / scale)[..., 0]
 
     def gradient_loss(model: MLP, batch: jax.Array) -> jax.Array:
         """Squared error of the LAN's parameter gradient, per SD of each parameter."""
@@ -290,14 +301,18 @@ def train(
         fitted,
         inputs=inputs,
         output="log_likelihood" if manifest.kind == "lan" else "logit_p_upper",
+        non_decision_time=ndt,
     )
     save_network(out_dir, config, fitted.layers)
     return read_network(out_dir)
 
 
-def _start_from(model: Any, path: Path, manifest: Manifest, settings: TrainSettings) -> None:
-    """Load the weights of the network at ``path`` into ``model``, if its layout matches."""
-    network = read_network(path)
+def _start_from(
+    model: Any, path: Path, manifest: Manifest, settings: TrainSettings, spec: ModelSpec
+) -> None:
+    """Load the weights of the network at ``path`` into ``model``, if its layout matches
+    (its parameters and non-decision time checked against ``spec``)."""
+    network = read_network(path, spec)
     config = network.config
     mine = (manifest.kind, manifest.columns[:-1], settings.hidden, settings.rt_feature)
     theirs = (config.kind, config.inputs, config.hidden, config.settings.rt_feature)

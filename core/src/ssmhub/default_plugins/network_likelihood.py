@@ -65,13 +65,14 @@ def _lan_part(lan: Network, cpn: Network | None) -> Callable[[Array, Array, Arra
     return partial(lan_logp, lan)
 
 
-def cpn_logp(cpn: Network, params: Array, response: Array) -> Array:
-    """log P(response) from the CPN's logit of P(upper): response > 0 is the upper bound."""
+def cpn_logp(cpn: Network, upper: int, params: Array, response: Array) -> Array:
+    """log P(response) from the CPN's logit of P(upper), ``upper`` being the spec's
+    `ModelSpec.upper_choice`."""
     import jax
     import jax.numpy as jnp
 
     logit = cpn.logits(jnp.asarray(params, cpn.weights[0][0].dtype))
-    return jax.nn.log_sigmoid(jnp.where(jnp.asarray(response) > 0, logit, -logit))
+    return jax.nn.log_sigmoid(jnp.where(jnp.asarray(response) == upper, logit, -logit))
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class NetworkLikelihood:
         }
         return Likelihood(
             _lan_part(lan, cpn),
-            partial(cpn_logp, cpn) if cpn is not None else None,
+            partial(cpn_logp, cpn, spec.upper_choice) if cpn is not None else None,
             box,
             max_rt=lan.config.recipe.max_rt,  # the CPN sees no rt
             provenance=tuple(net.provenance() for net in (lan, cpn) if net is not None),

@@ -48,7 +48,9 @@ SPEC = ModelSpec(
             description="angle of the bound's collapse in radians",
         ),
     ),
+    non_decision_time="t",
     choices=(-1, 1),
+    choice_meanings=("lower bound", "upper bound"),
     ssms_model="angle",
     # Gaussian noise, one accumulator, time-varying bounds: a Fokker-Planck solution (PyDDM)
     # gives labels without KDE noise.

@@ -38,7 +38,9 @@ SPEC = ModelSpec(
             description="non-decision time in seconds",
         ),
     ),
+    non_decision_time="t",
     choices=(-1, 1),
+    choice_meanings=("lower bound", "upper bound"),
     ssms_model="ddm",
     # The ddm has a closed-form density: exact labels beat any KDE at no simulation cost.
     recipes=(

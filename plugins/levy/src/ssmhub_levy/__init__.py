@@ -50,7 +50,9 @@ SPEC = ModelSpec(
             description="non-decision time in seconds",
         ),
     ),
+    non_decision_time="t",
     choices=(-1, 1),
+    choice_meanings=("lower bound", "upper bound"),
     ssms_model="levy",
     # PyDDM cannot solve this model (Non-Gaussian noise (levy) not supported by PyDDM), so
     # training data are labelled by KDE over simulations. A KDE's cost grows with the

@@ -49,7 +49,9 @@ SPEC = ModelSpec(
             description="non-decision time in seconds",
         ),
     ),
+    non_decision_time="t",
     choices=(-1, 1),
+    choice_meanings=("lower bound", "upper bound"),
     ssms_model="ornstein",
     # PyDDM solves this model's Fokker-Planck equation (drift v - g x), so training labels carry
     # no KDE noise. The LAN needs as many parameter sets as angle's (1,500 left it at twice the

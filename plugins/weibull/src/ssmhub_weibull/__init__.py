@@ -50,7 +50,9 @@ SPEC = ModelSpec(
             description="scale (time) of the collapse",
         ),
     ),
+    non_decision_time="t",
     choices=(-1, 1),
+    choice_meanings=("lower bound", "upper bound"),
     ssms_model="weibull",
     # Gaussian noise, one accumulator, time-varying bounds: a Fokker-Planck solution (PyDDM)
     # gives labels without KDE noise.
