@@ -23,10 +23,10 @@ demo: $(VENV)/.synced
 test: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
 
 test-fast: $(VENV)/.synced
-	$(VENV)/bin/pytest -m "not slow and not network"
+	$(VENV)/bin/pytest -n 2 --dist loadgroup -m "not slow and not network"
 
 lint: $(VENV)/.synced
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

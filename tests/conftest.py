@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from dask.distributed import LocalCluster
 
 # A valid model that ssm-simulators can simulate: the ddm under another name.
+# `make test` runs the suite on two xdist workers. The tests that pip-install plugins into
+# this environment, and those that expect exactly the built-in models installed, carry this
+# mark: they share one worker (`--dist loadgroup`), so none sees another's plugins come and go.
+INSTALLED_PLUGINS = pytest.mark.xdist_group("installed-plugins")
+
 TINY_DDM_SOURCE = """
 import ssmhub
 

@@ -12,7 +12,7 @@ import sys
 
 import pandas as pd
 import pytest
-from conftest import TINY_DDM_SOURCE, first_cells, run_cli
+from conftest import INSTALLED_PLUGINS, TINY_DDM_SOURCE, first_cells, run_cli
 
 THETA = "v=1,a=1.5,z=0.5,t=0.3"
 
@@ -122,6 +122,7 @@ def test_plugin_adds_a_command(plugin_dists):
     assert result.stdout.strip() == "hello Ada, from the greeter plugin"
 
 
+@INSTALLED_PLUGINS  # lists exactly the built-in models
 def test_plugin_command_that_fails_to_register_leaves_the_cli_working(plugin_dists):
     plugin_dists.add("badcommand", COMMAND_PLUGIN.replace("@app.command()", "1 / 0\n    @app"))
     result = run_cli("models", plugins=plugin_dists)

@@ -19,9 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import INSTALLED_PLUGINS
 from hub_server import serve
 
 from ssmhub.plugins import PLUGINS_ENV
+
+pytestmark = INSTALLED_PLUGINS
 
 DOC = Path(__file__).parents[1] / "docs" / "contributing.md"
 SCHEDULER = "tcp://scheduler:8786"

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pymc as pm
 import pytest
+from cached_networks import use_cached_networks
 from conftest import run_cli
 
 import ssmhub
@@ -104,7 +105,7 @@ def test_normalised_for_two_and_three_choices(tmp_path, monkeypatch, plugin_dist
 
 
 def test_density_is_zero_at_or_below_t_through_the_guard(mnle_home, monkeypatch):
-    monkeypatch.setenv("SSMHUB_HOME", str(mnle_home))
+    use_cached_networks(monkeypatch, mnle_home)
     theta = {"v": 1.0, "a": 1.2, "z": 0.5, "t": 0.3}
     data = np.array([[0.25, 1.0], [0.3, -1.0], [0.8, 1.0]])
     logp = pm.logp(SSM.dist("ddm", "mnle", **theta), data).eval()
@@ -113,7 +114,7 @@ def test_density_is_zero_at_or_below_t_through_the_guard(mnle_home, monkeypatch)
 
 
 def test_guards_refuse_parameters_outside_the_training_box(mnle_home, monkeypatch):
-    monkeypatch.setenv("SSMHUB_HOME", str(mnle_home))
+    use_cached_networks(monkeypatch, mnle_home)
     data = np.array([[0.8, 1.0], [np.nan, -1.0]])
     with pytest.raises(ThetaError, match=r"'a' = 2\.4 lies outside the training box"):
         SSM.dist("ddm", "mnle", v=1.0, a=2.4, z=0.5, t=0.3)
@@ -128,7 +129,7 @@ def test_guards_refuse_parameters_outside_the_training_box(mnle_home, monkeypatc
 def test_choice_only_rows_are_the_same_networks_choice_probability(mnle_home, monkeypatch):
     """A row without an rt scores log P(choice), which is what the densities integrate to:
     the sum over rt of the network's own joint density (quadrature), not another network."""
-    monkeypatch.setenv("SSMHUB_HOME", str(mnle_home))
+    use_cached_networks(monkeypatch, mnle_home)
     theta = {"v": 0.7, "a": 1.3, "z": 0.45, "t": 0.35}
     network = ssmhub.load_network("ddm", "mnle")
     dist = SSM.dist("ddm", "mnle", **theta)
@@ -149,7 +150,7 @@ def test_choice_only_rows_are_the_same_networks_choice_probability(mnle_home, mo
 def test_a_shared_parameter_row_goes_through_the_network_once(mnle_home, monkeypatch):
     """Scalar parameters reach the likelihood as one row, and the values equal those of
     the same parameters given per trial."""
-    monkeypatch.setenv("SSMHUB_HOME", str(mnle_home))
+    use_cached_networks(monkeypatch, mnle_home)
     from ssmhub.ops import guard
     from ssmhub.pymc import trial_loglik
 
@@ -171,7 +172,7 @@ def test_a_shared_parameter_row_goes_through_the_network_once(mnle_home, monkeyp
 
 def test_fit_with_the_mnle_recovers_the_truth(mnle_home, monkeypatch):
     """A tiny end-to-end fit: generate -> train -> save -> load (the fixture) -> SSM -> NUTS."""
-    monkeypatch.setenv("SSMHUB_HOME", str(mnle_home))
+    use_cached_networks(monkeypatch, mnle_home)
     truth = {"v": 1.0, "a": 1.2, "z": 0.5, "t": 0.3}
     data = ssmhub.simulate("ddm", truth, n=400, seed=3)
     data.loc[::4, "rt"] = np.nan  # a quarter of the trials without a reaction time

@@ -10,11 +10,13 @@ import re
 import textwrap
 
 import pytest
-from conftest import TINY_DDM_SOURCE, first_cells, run_cli, table_rows
+from conftest import INSTALLED_PLUGINS, TINY_DDM_SOURCE, first_cells, run_cli, table_rows
 
 import ssmhub
 from ssmhub.errors import ModelConflictError, SsmhubError
 from ssmhub.plugins import BUILTIN, PluginManager
+
+pytestmark = INSTALLED_PLUGINS
 
 THETA = {"v": 1.0, "a": 1.0, "z": 0.5, "t": 0.3}
 # The models of the workspace's plugins, as `ssmhub models` lists them.

@@ -18,6 +18,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 import pytest
+from cached_networks import use_cached_networks
 from conftest import TINY_BOX as BOX
 from conftest import TINY_DDM_SOURCE
 
@@ -35,8 +36,7 @@ OMITTED = [3, 50, 97]  # rows whose rt is withheld: scored by the choice likelih
 
 @pytest.fixture(autouse=True)
 def _network_cache(_isolated_env, network_home, monkeypatch):
-    monkeypatch.setenv("SSMHUB_HOME", str(network_home))
-    get_manager.cache_clear()
+    use_cached_networks(monkeypatch, network_home, kinds=("lan", "cpn"))  # the plugin's mnle
 
 
 @pytest.fixture(scope="module")
@@ -366,12 +366,17 @@ def test_provenance_names_each_network_by_its_source_and_checksum(data, network_
     lan, mnle, closed = record["observed"]
     assert (lan["variable"], lan["model"], lan["likelihood"]) == ("lan", "ddm", "lan")
     assert [n["kind"] for n in lan["networks"]] == ["lan", "cpn"]
-    assert lan["networks"][0]["source"] == str((network_home / "networks/ddm/lan").resolve())
+    assert lan["networks"][0]["source"] == "cache"
+    assert lan["networks"][0]["path"] == str((network_home / "networks/ddm/lan").resolve())
     (shipped,) = mnle["networks"]
-    assert "ssmhub_ddm" in shipped["source"]  # the plugin's, not the cache's
+    ddm = f"ssmhub-ddm {version('ssmhub-ddm')}"
+    assert (shipped["source"], shipped["plugin"]) == ("plugin", ddm)
+    assert "ssmhub_ddm" in shipped["path"]
     for net in (*lan["networks"], shipped):
-        assert net["weights_sha256"] == sha256_of(Path(net["source"]) / "weights.safetensors")
+        assert net["weights_sha256"] == sha256_of(Path(net["path"]) / "weights.safetensors")
         assert "ssmhub" in net["trained_with"]
+        assert net["ssmhub_version"] == version("ssmhub")
+        assert net["model_plugin"] == ddm
     assert closed["networks"] == []
 
 
@@ -456,8 +461,7 @@ def check_posterior(idata, data):
 def fitted(data, network_home):
     """The LAN model, sampled by PyMC's own NUTS (in chain processes, pickling the Op)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SSMHUB_HOME", str(network_home))
-        get_manager.cache_clear()
+        use_cached_networks(mp, network_home)
         model = ddm_model(data)
         with model:
             idata = sample(draws=100, tune=100, chains=2, cores=2, random_seed=1, progressbar=False)

@@ -23,9 +23,9 @@ from hub_server import serve
 
 import ssmhub
 from ssmhub import Recipe
-from ssmhub.default_plugins.cache import cache_dir
 from ssmhub.errors import SsmhubError
-from ssmhub.network import CARD, CONFIG, WEIGHTS, Network, read_network
+from ssmhub.network import CARD, CONFIG, PULL_RECORD, WEIGHTS, Network, read_network
+from ssmhub.settings import cache_dir
 from ssmhub_registry import publish as publish_module
 from ssmhub_registry.errors import (
     HubUnavailableError,
@@ -38,7 +38,7 @@ from ssmhub_registry.errors import (
 )
 from ssmhub_registry.index import INDEX, parse_index
 from ssmhub_registry.publish import publish
-from ssmhub_registry.pull import PROVENANCE, pull
+from ssmhub_registry.pull import pull
 
 REPO = "ssmhub-test/networks"
 ROWS = (
@@ -199,7 +199,7 @@ def test_pull_on_another_machine_by_revision(hub, run_dir, tmp_path, monkeypatch
     assert not cache_dir("ddm", "lan").exists()
     result = pull("ddm", "lan", REPO, revision=published.commit)
     assert result.path == cluster / "networks" / "ddm" / "lan"
-    provenance = json.loads((result.path / PROVENANCE).read_text())
+    provenance = json.loads((result.path / PULL_RECORD).read_text())
     assert provenance["revision"] == published.commit
     assert provenance["repo"] == REPO
     np.testing.assert_array_equal(outputs(), outputs(run_dir))
@@ -224,7 +224,7 @@ def test_locate_network_pulls_from_the_configured_registry(hub, run_dir, monkeyp
     monkeypatch.setenv("SSMHUB_REGISTRY", REPO)
     assert not cache_dir("ddm", "lan").exists()
     np.testing.assert_array_equal(outputs(), outputs(run_dir))  # found through the hook
-    assert (cache_dir("ddm", "lan") / PROVENANCE).is_file()
+    assert (cache_dir("ddm", "lan") / PULL_RECORD).is_file()
     # A network the registry does not list is not there: the usual "train one" error.
     with pytest.raises(SsmhubError, match="no cpn network"):
         ssmhub.load_network("ddm", "cpn")
@@ -591,11 +591,12 @@ def test_networks_lists_the_cache_and_the_registry(hub, run_dir):
     assert before.exit_code == 0, before.output
     assert "ddm" not in before.output  # nothing cached, nothing shipped yet
     pull("ddm", "lan", REPO)
-    after = runner.invoke(app, ["networks", "--remote", "--repo", REPO], env={"COLUMNS": "200"})
+    after = runner.invoke(app, ["networks", "--remote", "--repo", REPO], env={"COLUMNS": "1000"})
     assert after.exit_code == 0, after.output
     text = flat(after.output)
     median = ssmhub.load_network("ddm", "lan", run_dir).config.accuracy.median_abs_error
-    assert f"ddm │ lan │ cache │ v1 │ {median:.3g} nats" in text
+    assert "ddm │ lan │ yes │ registry │ pulled explicitly (ssmhub pull)" in text
+    assert f"│ v1 │ {median:.3g} nats" in text
     assert "ddm │ lan │ v1" in text
     assert f"ddm │ lan │ v1 │ {hub.head(REPO)[:12]}" in text  # the newest's commit, looked up
 

@@ -11,12 +11,14 @@ import tomllib
 import types
 
 import pytest
-from conftest import first_cells, run_cli
+from conftest import INSTALLED_PLUGINS, first_cells, run_cli
 
 import ssmhub
 from ssmhub.plugins import get_manager
 from ssmhub.scaffold import ScaffoldError, new_plugin, render
 from ssmhub.spec import ModelSpec
+
+pytestmark = INSTALLED_PLUGINS
 
 
 def load_spec(text: str) -> ModelSpec:

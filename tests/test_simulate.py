@@ -245,3 +245,78 @@ def test_model_without_any_simulator_is_a_clear_error(plugin_dists):
     plugin_dists.add("nosim", source)
     with pytest.raises(SsmhubError, match=r"no simulator for model 'nosim'"):
         ssmhub.simulate("nosim", {"v": 0.5, "t": 0.1}, n=3)
+
+
+# -- omitted trials ----------------------------------------------------------------------------
+
+HORIZON = 1.0  # seconds of decision time; ssm-simulators' default is 20
+UNDECIDED = {"v": 0.0, "a": 1.0, "z": 0.5, "t": 0.3}
+
+
+def survival(a: float, time: float, terms: int = 20) -> float:
+    """P(Brownian motion from 0 stays inside (-a, a) until ``time``): the eigenfunction
+    series of the heat equation on a strip (Feller, vol. 2, XIV.5)."""
+    return sum(
+        4
+        / math.pi
+        * (-1) ** k
+        / (2 * k + 1)
+        * math.exp(-((2 * k + 1) ** 2) * math.pi**2 * time / (8 * a**2))
+        for k in range(terms)
+    )
+
+
+@pytest.fixture
+def short_horizon(monkeypatch):
+    """The ddm simulated by ssm-simulators with a 1 s horizon, so many trials end undecided."""
+    from ssmhub.default_plugins.ssms_simulator import SsmsSimulator
+    from ssmhub.plugins import PluginManager
+
+    simulator = SsmsSimulator("ddm", "t", max_t=HORIZON)
+    monkeypatch.setattr(PluginManager, "simulator", lambda self, spec: simulator)
+    return simulator
+
+
+def test_trials_undecided_at_the_horizon_are_omitted_as_often_as_theory_says(short_horizon):
+    n = 20_000
+    sim = short_horizon({k: np.array([v]) for k, v in UNDECIDED.items()}, n, 3)
+    omitted = sim.rt == ssmhub.OMITTED
+    expected = survival(1.0 + SHIFT, HORIZON)  # ssm-simulators' bounds are at -a and a
+    assert abs(omitted.mean() - expected) < 4 * math.sqrt(expected * (1 - expected) / n)
+    assert np.all(sim.rt[~omitted] - UNDECIDED["t"] < HORIZON)
+    assert set(np.unique(sim.response[~omitted])) == {-1, 1}
+
+
+def test_simulate_and_predictive_draws_give_an_omitted_trial_no_rt_and_no_choice(short_horizon):
+    import pymc as pm
+
+    from ssmhub.observed import ObservedDataError, check_observed
+    from ssmhub.pymc import SSM
+
+    data = ssmhub.simulate("ddm", UNDECIDED, n=2000, seed=1)
+    omitted = data["response"] == ssmhub.OMITTED
+    assert 0.3 < omitted.mean() < 0.5
+    assert data["rt"][omitted].isna().all()
+    assert data["rt"][~omitted].between(UNDECIDED["t"], UNDECIDED["t"] + HORIZON).all()
+    row = int(np.argmax(omitted))
+    refused = rf"row {row} \(counted from 0\): response -999 marks an omitted trial"
+    with pytest.raises(ObservedDataError, match=refused):
+        check_observed(data, (-1, 1))
+
+    draws = pm.draw(SSM.dist("ddm", "exact", **UNDECIDED), draws=500, random_seed=2)
+    rt, response = draws[..., 0], draws[..., 1]
+    gone = response == ssmhub.OMITTED
+    assert 0.3 < gone.mean() < 0.5
+    assert np.isnan(rt[gone]).all()
+    assert (rt[~gone] > UNDECIDED["t"]).all()
+
+
+def test_choice_labels_never_count_an_omitted_trial(short_horizon):
+    from ssmhub.labels import Labeller
+
+    spec = ssmhub.get_model("ddm")
+    recipe = ssmhub.Recipe(kind="cpn", estimator="kde", n_simulations=20_000)
+    row = Labeller(spec, recipe, short_horizon, None).rows(UNDECIDED, seed=4)
+    # v = 0, z = 1/2: the decided trials split evenly; counting the omitted ones as lower
+    # responses (as once) would give about 0.31.
+    assert abs(row[0, -1] - 0.5) < 4 * math.sqrt(0.25 / (0.6 * 20_000))

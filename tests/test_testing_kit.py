@@ -249,7 +249,7 @@ SIMULATOR_FAULTS = {
     "negative-rt": (
         "rt[0, 0] = -1.0",
         "simulate",
-        "must be positive (only an undecided trial gets -999)",
+        "must be positive (only an omitted trial gets -999)",
     ),
     "rt-not-beyond-t": (
         "rt[2, 3] = theta['t'][2]",

@@ -7,6 +7,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import pytest
+from cached_networks import use_cached_networks
 
 import ssmhub
 from ssmhub.pymc import SSM
@@ -72,7 +73,7 @@ def test_grouped_rows_score_and_differentiate_like_one_row_per_trial(mnle_home, 
     """The same model, once with the parameter rows grouped by condition and participant,
     once made ungroupable by a zero roll (the same values): log-likelihoods and gradients
     agree, and the grouped Op sees one row per group."""
-    monkeypatch.setenv("SSMHUB_HOME", str(mnle_home))
+    use_cached_networks(monkeypatch, mnle_home)
     n = 60
     condition = np.tile([1.0, -1.0], n // 2)
     participant = np.repeat(np.arange(3), n // 3)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ssmhub import ModelSpec, Parameter, Recipe, Simulation, hookimpl
+from ssmhub import OMITTED, ModelSpec, Parameter, Recipe, Simulation, hookimpl
 
 # --8<-- [start:spec]
 GUESS_SHAPE, GUESS_SCALE = 2.0, 0.5
@@ -61,8 +61,8 @@ class DdmLapseSimulator:
     After each step a trial that stayed between the bounds may still have crossed one in
     between; the chance of that is known for Brownian motion (a Brownian bridge), so it is
     drawn, and choices keep their exact probabilities at a coarse ``dt``. A trial still
-    undecided at ``max_t`` ends there, on the side its evidence leans to (as in
-    ssm-simulators' ddm). A lapse comes a Gamma-distributed delay after ``t``, whose density
+    undecided at ``max_t`` is omitted: its rt is ``ssmhub.OMITTED``, and its response is
+    ignored. A lapse comes a Gamma-distributed delay after ``t``, whose density
     is 0 at ``t`` and smooth everywhere (docs/custom-simulator.md says why).
     """
 
@@ -86,16 +86,17 @@ class DdmLapseSimulator:
         ddm = np.flatnonzero(~lapse)
         decision[ddm], upper[ddm] = self._diffuse(v[ddm], a[ddm], z[ddm], rng)
 
-        rt = (t + decision).reshape(k, n_samples)
+        rt = np.where(np.isfinite(decision), t + decision, OMITTED).reshape(k, n_samples)
         response = np.where(upper, 1, -1).reshape(k, n_samples)
         return Simulation(rt=rt, response=response)
 
     def _diffuse(
         self, v: np.ndarray, a: np.ndarray, z: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Decision times and whether the upper bound was hit, for bounds at -a and +a."""
+        """Decision times (inf: undecided at max_t) and whether the upper bound was hit, for
+        bounds at -a and +a."""
         dt = self.dt
-        decision = np.full(v.size, self.max_t)
+        decision = np.full(v.size, np.inf)
         upper = np.zeros(v.size, dtype=bool)
         left = np.arange(v.size)  # the undecided trials, and their state:
         x, v, a = a * (2.0 * z - 1.0), v.copy(), a.copy()
@@ -116,7 +117,6 @@ class DdmLapseSimulator:
                 left, x, v, a = left[keep], new[keep], v[keep], a[keep]
             else:
                 x = new
-        upper[left] = x > 0  # undecided at max_t
         return decision, upper
 
 

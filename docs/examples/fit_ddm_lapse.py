@@ -17,9 +17,9 @@ import pymc as pm
 
 import ssmhub
 import ssmhub.pymc
-from ssmhub.default_plugins.cache import cache_dir
 from ssmhub.generate import Manifest, generate
 from ssmhub.network import Network
+from ssmhub.settings import cache_dir
 from ssmhub.trainer import TrainSettings
 from ssmhub.training import train
 

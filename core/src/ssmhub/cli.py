@@ -492,9 +492,11 @@ def _fit_and_report(
     for name, row in summary[columns].iterrows():
         table.add_row(str(name), *(f"{x:.3f}" for x in row))
     console.print(table)
+    from ssmhub.network.origin import describe
+
     for net in used["networks"]:
         console.print(
-            f"{net['model']} {net['kind']} network: {net['source']} "
+            f"{net['model']} {net['kind']} network: {escape(describe(net))} "
             f"(weights sha256 {net['weights_sha256'][:12]}…)",
             soft_wrap=True,
         )

@@ -9,6 +9,7 @@ written the way people read them: ``idata.nc``, ``summary.csv``, ``posterior.png
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -172,9 +173,13 @@ def sample(model: pm.Model, config: FitConfig, progressbar: bool = True) -> Any:
         # plenty for checking fit, and thousands would take minutes.
         step = max(1, config.draws * config.chains // PREDICTIVE_DRAWS)
         thinned = idata.posterior.dataset.isel(draw=slice(None, None, step))
-        predictive = pm.sample_posterior_predictive(
-            thinned, random_seed=config.seed, progressbar=False
-        )
+        with warnings.catch_warnings():
+            # PyTensor's numba backend runs the simulator, Python and C code, in object mode,
+            # which is right for it; its warning says nothing the user can act on.
+            warnings.filterwarnings("ignore", "Numba will use object mode to run SSM_")
+            predictive = pm.sample_posterior_predictive(
+                thinned, random_seed=config.seed, progressbar=False
+            )
         idata["posterior_predictive"] = predictive["posterior_predictive"]
         pm.compute_log_likelihood(idata, extend_inferencedata=True, progressbar=False)
     return idata

@@ -21,9 +21,9 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from ssmhub.likelihood import LikelihoodBuilder
+    from ssmhub.likelihood import LikelihoodBuilder, NetworkSource
     from ssmhub.recipe import NetworkKind, Recipe
-    from ssmhub.simulation import Simulator
+    from ssmhub.simulator import Simulator
     from ssmhub.spec import ModelSpec
     from ssmhub.trainer import Trainer
 
@@ -70,12 +70,16 @@ def register_trainers(register: Callable[[Trainer], None]) -> None:
 
 
 @hookspec
-def register_likelihoods(register: Callable[[LikelihoodBuilder], None]) -> None:
+def register_likelihoods(
+    register: Callable[[LikelihoodBuilder], None], networks: NetworkSource
+) -> None:
     """Register likelihood builders by calling ``register(builder)``.
 
     A builder turns a model into per-trial JAX log-likelihoods that the core wraps into a
-    PyTensor Op. The core registers ``lan`` (networks, for every model); the ddm plugin
-    registers ``exact`` (Navarro-Fuss).
+    PyTensor Op. The core registers ``lan`` and ``mnle`` (networks, for every model); the
+    ddm plugin registers ``exact`` (Navarro-Fuss). A builder that reads trained networks
+    takes ``networks`` (the plugin manager: ``locate_network`` and ``load_network``), so
+    it finds them as every other part of ssmhub does; others leave the argument out.
     """
 
 
@@ -83,8 +87,10 @@ def register_likelihoods(register: Callable[[LikelihoodBuilder], None]) -> None:
 def locate_network(spec: ModelSpec, kind: NetworkKind) -> Path | None:
     """Return the directory of a trained ``kind`` network for ``spec``, or None.
 
-    Sources answer in order: the user's cache (core), networks shipped inside a plugin's
-    package, then remote registries (``ssmhub-registry``), which honour offline mode.
+    Sources answer in order: a network the user pulled explicitly from a registry (core,
+    ``tryfirst``), networks shipped inside a plugin's package, any other copy in the
+    user's cache (core, asked after the plugins), then remote registries
+    (``ssmhub-registry``, ``trylast``), which honour offline mode.
     """
 
 

@@ -21,7 +21,7 @@ from ssmhub import fokker_planck
 from ssmhub.errors import SsmhubError
 from ssmhub.likelihood import Likelihood
 from ssmhub.recipe import Estimator, Recipe
-from ssmhub.simulation import Simulator
+from ssmhub.simulator import Simulator
 from ssmhub.spec import ModelSpec
 
 # The revision of each estimator's labels. Bump it when the labels a recipe makes change, so
@@ -93,8 +93,9 @@ def check_estimator(spec: ModelSpec, recipe: Recipe, likelihood: Likelihood | No
 
 
 def undecided(spec: ModelSpec, rt: np.ndarray, response: np.ndarray, horizon: float, t: Any) -> Any:
-    """Trials the simulator did not finish: ssm-simulators marks some -999, and ends others at
-    its horizon with a response it picked; neither is a choice the model made."""
+    """Trials the simulator did not finish within ``horizon`` (decision time): marked with rt
+    `OMITTED` (see `ssmhub.simulator.Simulation`), or ended there; neither is a choice the
+    model made."""
     decision_time = rt - t
     return ~np.isin(response, spec.choices) | ~(rt >= 0) | (decision_time >= horizon)
 
@@ -155,10 +156,20 @@ class Labeller:
         return rows[rows[:, len(params)] > self.spec.non_decision_time_of(theta)]
 
     def _simulate(self, theta: dict[str, float], seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """The trials that ended in a choice: KDE densities and choice shares are those of
+        the decided trials, so an omitted trial is never counted as a choice."""
         sim = self.simulator(
             {k: np.array([v]) for k, v in theta.items()}, self.recipe.n_simulations, seed
         )
-        return sim.rt[0], sim.response[0]
+        rt, response = sim.rt[0], sim.response[0]
+        t = self.spec.non_decision_time_of(theta)
+        decided = ~undecided(self.spec, rt, response, self.recipe.max_rt, t)
+        if not decided.any():
+            raise SsmhubError(
+                f"model {self.spec.name!r} at {theta}: none of {rt.size} simulated trials "
+                f"ended within the horizon ({self.recipe.max_rt:g} s); narrow the recipe's box"
+            )
+        return rt[decided], response[decided]
 
     def _estimator(self, theta: dict[str, float], seed: int) -> Any:
         metadata = {"max_t": self.recipe.max_rt, "possible_choices": list(self.spec.choices)}

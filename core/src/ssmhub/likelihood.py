@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ssmhub.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from ssmhub.network import Network
+    from ssmhub.recipe import NetworkKind
 
 Array = Any  # a jax.Array; jax is imported only where networks are used
 
@@ -46,6 +51,15 @@ class Likelihood(NamedTuple):
     by_row: bool = False
     max_rt: float | None = None
     provenance: tuple[dict[str, Any], ...] = ()
+
+
+class NetworkSource(Protocol):
+    """Finds a model's trained networks: what `register_likelihoods` hands a builder that
+    needs them (the plugin manager, which asks every plugin's ``locate_network``)."""
+
+    def locate_network(self, spec: ModelSpec, kind: NetworkKind) -> Path | None: ...
+
+    def load_network(self, spec: ModelSpec, kind: NetworkKind) -> Network: ...
 
 
 class LikelihoodBuilder(Protocol):

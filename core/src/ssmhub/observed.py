@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ssmhub.errors import SsmhubError
+from ssmhub.simulator import OMITTED
 
 COLUMNS = ("rt", "response")
 
@@ -47,6 +48,14 @@ def check_observed(
     _first_bad("rt", rt, np.isinf(rt), finite, file)
     _first_bad("rt", rt, rt <= 0, "rt must be positive", file)
     _check_seconds(rt)
+    _first_bad(
+        "response",
+        response,
+        response == OMITTED,
+        f"response {OMITTED} marks an omitted trial, one the simulator did not finish, which "
+        "is no choice to score: leave such rows out (data[data.response != ssmhub.OMITTED])",
+        file,
+    )
     _first_bad(
         "response",
         response,

@@ -36,8 +36,7 @@ def plot_network(model: str, sweep: str, out: Path, values: int = 5) -> None:
     P(upper choice) against ``v`` for several ``z`` where the model has both."""
     import numpy as np
 
-    from ssmhub.network import load_network
-    from ssmhub.plugins import get_manager
+    from ssmhub.plugins import get_manager, load_network
 
     spec = get_manager().catalog.get(model)
     if sweep not in spec.parameter_names:

@@ -8,6 +8,7 @@ registering is recorded with its error and left out; the others keep working.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib.metadata
 import os
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from ssmhub import hookspecs
+from ssmhub.default_plugins import PLUGINS
 from ssmhub.errors import (
     ModelConflictError,
     PluginError,
@@ -27,6 +29,10 @@ from ssmhub.errors import (
     UnknownLikelihoodError,
     UnknownModelError,
 )
+from ssmhub.network.directory import read_network
+from ssmhub.network.loaded import Network
+from ssmhub.network.origin import Origin, read_pull_record
+from ssmhub.settings import offline_reason
 from ssmhub.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -34,7 +40,7 @@ if TYPE_CHECKING:
 
     from ssmhub.likelihood import Likelihood, LikelihoodBuilder
     from ssmhub.recipe import NetworkKind, Recipe
-    from ssmhub.simulation import Simulator
+    from ssmhub.simulator import Simulator
     from ssmhub.trainer import Trainer
 
 BUILTIN = "ssmhub (built-in)"
@@ -59,6 +65,18 @@ class PluginRecord:
     @property
     def status(self) -> str:
         return "error" if self.errors else "ok"
+
+    @property
+    def label(self) -> str:
+        return f"{self.distribution} {self.version}"
+
+
+@dataclass(frozen=True)
+class FoundNetwork:
+    """A network directory one plugin's ``locate_network`` answered with."""
+
+    path: Path
+    plugin: PluginRecord
 
 
 @dataclass
@@ -95,8 +113,6 @@ class PluginManager:
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
         self._pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
-        from ssmhub.default_plugins import PLUGINS
-
         for module in PLUGINS:
             self._register(module, module.__name__, BUILTIN, _core_version())
         if entry_points:
@@ -152,7 +168,7 @@ class PluginManager:
         """
         for impl in getattr(self._pm.hook, hook).get_hookimpls():
             items: list[Any] = []
-            arguments = {**kwargs, "register": items.append}
+            arguments = {**kwargs, "register": items.append, "networks": self}
             record = self.records[impl.plugin_name]
             try:
                 impl.function(**{name: arguments[name] for name in impl.argnames})
@@ -161,12 +177,13 @@ class PluginManager:
                 continue
             yield record, items
 
-    def _first_result(self, hook: str, **kwargs: Any) -> Any:
-        """Call a first-result hook in pluggy's order, naming the plugin if one raises.
+    def _answers(self, hook: str, **kwargs: Any) -> Iterator[tuple[PluginRecord, Any]]:
+        """Call a first-result hook in pluggy's order, plugin by plugin, yielding each answer
+        that is not None with its plugin (lazily: a caller that stops asks no further).
 
-        The call is not passed on to the next plugin: its answer (the default recipe, no
-        network) could be wrong for a model that the failing plugin owns. An `SsmhubError` is
-        the plugin speaking to the user and goes through as it is.
+        A plugin that raises is not passed over: an answer of the next plugin (the default
+        recipe, no network) could be wrong for a model that the failing plugin owns. An
+        `SsmhubError` is the plugin speaking to the user and goes through as it is.
         """
         for impl in reversed(getattr(self._pm.hook, hook).get_hookimpls()):
             try:
@@ -177,12 +194,14 @@ class PluginManager:
                 record = self.records[impl.plugin_name]
                 message = _record_failure(record, hook, exc)
                 raise PluginError(
-                    f"plugin {record.name!r} ({record.distribution} {record.version}) {message}"
+                    f"plugin {record.name!r} ({record.label}) {message}"
                     " (uninstall it, or leave it out of SSMHUB_PLUGINS)"
                 ) from exc
             if result is not None:
-                return result
-        return None
+                yield self.records[impl.plugin_name], result
+
+    def _first_result(self, hook: str, **kwargs: Any) -> Any:
+        return next((result for _, result in self._answers(hook, **kwargs)), None)
 
     def _collect_models(self) -> Catalog:
         catalog = Catalog()
@@ -250,8 +269,64 @@ class PluginManager:
             raise UnknownLikelihoodError(name, spec.name, available)
         return found
 
+    def network_candidates(self, spec: ModelSpec, kind: NetworkKind) -> Iterator[FoundNetwork]:
+        """Every source's ``kind`` network of ``spec``, in the order they are asked; the
+        first is the one used (docs/offline.md, "Which copy is used")."""
+        for record, path in self._answers("locate_network", spec=spec, kind=kind):
+            yield FoundNetwork(Path(path), record)
+
+    def find_network(self, spec: ModelSpec, kind: NetworkKind) -> FoundNetwork | None:
+        return next(self.network_candidates(spec, kind), None)
+
     def locate_network(self, spec: ModelSpec, kind: NetworkKind) -> Path | None:
-        return self._first_result("locate_network", spec=spec, kind=kind)
+        found = self.find_network(spec, kind)
+        return None if found is None else found.path
+
+    def load_network(self, spec: ModelSpec, kind: NetworkKind, path: Path | None = None) -> Network:
+        """The ``kind`` network of ``spec``: from ``path``, else from the first source that
+        has one; checked against the installed spec, and its origin recorded."""
+        found = None if path is not None else self.find_network(spec, kind)
+        if path is None and found is None:
+            offline = offline_reason()
+            hint = (
+                f"; ssmhub is offline ({offline}): on a machine with internet access run "
+                f"`SSMHUB_HOME=/shared/ssmhub ssmhub pull {spec.name} --kind {kind}` and set "
+                "SSMHUB_HOME=/shared/ssmhub here"
+                if offline
+                else ""
+            )
+            raise SsmhubError(
+                f"no {kind} network for model {spec.name!r} in the cache, in its plugin, or in "
+                f"any registry; train one with `ssmhub generate` and `ssmhub train`{hint}"
+            )
+        where = path if found is None else found.path
+        network = read_network(where, spec)
+        if network.config.kind != kind:
+            raise SsmhubError(f"{where}: holds a {network.config.kind} network, not a {kind}")
+        return dataclasses.replace(network, origin=self.origin(spec, found))
+
+    def origin(self, spec: ModelSpec, found: FoundNetwork | None) -> Origin:
+        """Where ``found`` came from (a verified pull record makes it the registry's), and
+        the versions of ssmhub and of the plugin that registers ``spec``."""
+        versions = {
+            "ssmhub_version": _core_version(),
+            "model_plugin": self.records[self.catalog.owners[spec.name]].label,
+        }
+        if found is None:
+            return Origin(source="directory", **versions)
+        pulled = read_pull_record(found.path)
+        if pulled is not None:
+            return Origin(
+                source="registry",
+                repo=pulled.repo,
+                revision=pulled.revision,
+                version=pulled.version,
+                explicit_pull=pulled.explicit,
+                **versions,
+            )
+        if found.plugin.distribution == BUILTIN:
+            return Origin(source="cache", **versions)
+        return Origin(source="plugin", plugin=found.plugin.label, **versions)
 
     def add_commands(self, app: typer.Typer) -> None:
         for _ in self._call_each("register_commands", app=app):
@@ -292,3 +367,10 @@ def list_models() -> list[ModelSpec]:
 def get_model(name: str) -> ModelSpec:
     """The spec of an installed model; an unknown name lists the installed ones."""
     return get_manager().catalog.get(name)
+
+
+def load_network(model: str, kind: NetworkKind, path: Path | None = None) -> Network:
+    """The ``kind`` network of ``model``: from ``path``, else from the first source that has
+    one (an explicit pull, the plugins' shipped networks, the cache, remote registries)."""
+    manager = get_manager()
+    return manager.load_network(manager.catalog.get(model), kind, path)

@@ -39,7 +39,7 @@ from ssmhub.observed import ObservedDataError, check_observed, where
 from ssmhub.ops import LogLikeOp, guard
 from ssmhub.plugins import get_manager
 from ssmhub.sampling import sample
-from ssmhub.simulation import Simulator
+from ssmhub.simulator import Simulator, marked
 from ssmhub.spec import ModelSpec
 from ssmhub.trial_groups import trial_groups
 
@@ -253,7 +253,8 @@ class _Distribution:
     def random(
         self, *params: np.ndarray, rng: np.random.Generator, size: tuple[int, ...] | None
     ) -> np.ndarray:
-        """Trials from the model's simulator: (*size, 2) rows of [rt, response]."""
+        """Trials from the model's simulator: (*size, 2) rows of [rt, response]; an omitted
+        trial is [NaN, `ssmhub.simulator.OMITTED`]."""
         batch = tuple(size) if size is not None else np.broadcast_shapes(*map(np.shape, params))
         theta = {
             name: np.broadcast_to(np.asarray(p, dtype=np.float64), batch).ravel()
@@ -261,8 +262,8 @@ class _Distribution:
         }
         out = np.empty((*batch, 2), dtype=config.floatX)
         if out.size:
-            sim = self.simulator(theta, 1, int(rng.integers(2**31)))
-            out[...] = np.stack([sim.rt[:, 0], sim.response[:, 0]], axis=-1).reshape(out.shape)
+            rt, response = marked(self.simulator(theta, 1, int(rng.integers(2**31))))
+            out[...] = np.stack([rt[:, 0], response[:, 0]], axis=-1).reshape(out.shape)
         return out
 
 

@@ -1,36 +1,18 @@
-"""Simulating a model: the simulator contract and `simulate`, the public entry point."""
+"""Simulating a model: `simulate`, the public entry point (the contract it calls is in
+`ssmhub.simulator`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING
 
 from ssmhub.errors import SsmhubError
+from ssmhub.plugins import get_manager
+from ssmhub.simulator import OMITTED, Simulation, marked
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-
-
-class Simulation(NamedTuple):
-    """Simulated trials: ``rt`` and ``response`` of shape (K parameter rows, n samples)."""
-
-    rt: np.ndarray
-    response: np.ndarray
-
-
-class Simulator(Protocol):
-    """What the `model_simulator` hook returns.
-
-    ``theta`` maps every parameter name of the spec to a 1-D array of one length K
-    (already validated against the spec); the simulator draws ``n_samples`` trials for
-    each of the K rows. The same seed must give the same trials. Simulators are sent to
-    Dask workers, so they must pickle (a module-level class or function does).
-    """
-
-    def __call__(
-        self, theta: Mapping[str, np.ndarray], n_samples: int, seed: int | None
-    ) -> Simulation: ...
 
 
 def simulate(
@@ -40,12 +22,11 @@ def simulate(
 
     ``theta`` holds every parameter as a number or as a length-K array (trial-wise); with
     trial-wise values ``n`` trials are drawn per row, in row order, and the parameters are
-    returned as columns beside ``rt`` and ``response``.
+    returned as columns beside ``rt`` and ``response``. An omitted trial (see `OMITTED`) has
+    rt NaN and response `OMITTED`.
     """
     import numpy as np
     import pandas as pd  # imported here: it is slow to import and the CLI's --help needs none
-
-    from ssmhub.plugins import get_manager
 
     manager = get_manager()
     spec = manager.catalog.get(model)
@@ -57,7 +38,8 @@ def simulate(
     k = len(next(iter(values.values())))
     sim = manager.simulator(spec)(values, int(n), seed)
     _check_simulation(sim, spec.name, spec.choices, (k, int(n)))
-    frame = pd.DataFrame({"rt": sim.rt.ravel(), "response": sim.response.ravel().astype(int)})
+    rt, response = marked(sim)
+    frame = pd.DataFrame({"rt": rt.ravel(), "response": response.ravel().astype(int)})
     trialwise = any(np.ndim(v) > 0 and np.size(v) > 1 for v in theta.values())
     if trialwise:
         for name, v in values.items():
@@ -77,7 +59,7 @@ def _check_simulation(
             raise SsmhubError(
                 f"simulator of model {model!r} returned {field} of shape {got}, expected {shape}"
             )
-    bad = ~np.isin(sim.response, choices)
+    bad = ~np.isin(sim.response, choices) & (np.asarray(sim.rt) != OMITTED)
     if bad.any():
         raise SsmhubError(
             f"simulator of model {model!r} returned response {sim.response.flat[bad.argmax()]} "

@@ -36,6 +36,7 @@ from ssmhub.labels import check_estimator
 from ssmhub.network import CONFIG, NetworkConfig, read_network
 from ssmhub.plugins import get_manager
 from ssmhub.recipe import NetworkKind, Recipe
+from ssmhub.simulator import OMITTED
 from ssmhub.spec import ModelSpec
 
 __all__ = [
@@ -48,9 +49,6 @@ __all__ = [
     "check_simulator",
     "check_spec",
 ]
-
-# The rt ssm-simulators gives a trial still undecided at max_t; the only rt that may be <= 0.
-OMISSION = -999.0
 
 
 class ConformanceError(AssertionError):
@@ -125,7 +123,7 @@ def _check_ssms_model(spec: ModelSpec) -> None:
 
 
 def check_simulator(spec: ModelSpec, n_rows: int = 3, n_samples: int = 200, seed: int = 0) -> None:
-    """The simulator keeps the `ssmhub.simulation.Simulator` contract at random parameters.
+    """The simulator keeps the `ssmhub.simulator.Simulator` contract at random parameters.
 
     Parameters are drawn uniformly within the bounds (``n_rows`` rows, then a single row):
     rt and response of shape (rows, ``n_samples``), finite rts above zero (and above ``t``,
@@ -197,10 +195,10 @@ def _check_trials(
                 "per trial",
             )
     rt = np.asarray(sim.rt, dtype=np.float64)
-    decided = rt != OMISSION
+    decided = rt != OMITTED
     rules = [
-        (~np.isfinite(rt), f"must be finite (an undecided trial gets {OMISSION:g})"),
-        (decided & (rt <= 0), f"must be positive (only an undecided trial gets {OMISSION:g})"),
+        (~np.isfinite(rt), f"must be finite (an omitted trial gets {OMITTED})"),
+        (decided & (rt <= 0), f"must be positive (only an omitted trial gets {OMITTED})"),
     ]
     ndt = spec.non_decision_time
     if ndt is not None:
@@ -214,7 +212,7 @@ def _check_trials(
                 spec.name, "simulator rt", f"{rt[row, col]:g} at {_values(theta, row)}: {rule}"
             )
     response = np.asarray(sim.response)
-    bad = ~np.isin(response, spec.choices)
+    bad = ~np.isin(response, spec.choices) & decided  # an omitted trial's response is ignored
     if bad.any():
         row, col = np.unravel_index(np.argmax(bad), bad.shape)
         raise ConformanceError(
@@ -408,7 +406,7 @@ def _check_likelihood(spec: ModelSpec, name: str, seed: int) -> None:
     centre = {p.name: float(np.mean(box.get(p.name, (p.lower, p.upper)))) for p in spec.parameters}
     sim = manager.simulator(spec)({k: np.array([v]) for k, v in centre.items()}, 50, seed)
     trials = np.column_stack([sim.rt[0], sim.response[0]])
-    trials = trials[trials[:, 0] != OMISSION]
+    trials = trials[trials[:, 0] != OMITTED]
     params = {n: pt.scalar(n, dtype="float64") for n in spec.parameter_names}
     try:
         logp = pm.logp(SSM.dist(spec.name, name, **params), trials)

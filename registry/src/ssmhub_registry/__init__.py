@@ -4,7 +4,9 @@ A plugin of ssmhub (entry point ``registry``) with two hooks:
 
 - ``locate_network`` (``trylast``: after the cache and the networks shipped in plugins):
   when ``SSMHUB_REGISTRY`` names a registry repo and ssmhub is online, pull the network
-  into the cache (`ssmhub_registry.pull.pull`) and return its cache path;
+  into the cache (`ssmhub_registry.pull.pull`, recorded as fetched on demand, not as an
+  explicit pull: a plugin that ships the network later takes precedence) and return its
+  cache path;
 - ``register_commands``: ``ssmhub pull``, ``publish``, ``networks`` and ``export``.
 
 The Python API: `ssmhub_registry.pull.pull`, `ssmhub_registry.publish.publish`,
@@ -62,7 +64,7 @@ def locate_network(spec: ModelSpec, kind: NetworkKind) -> Path | None:
     if (*where, spec.name, kind) in _unlisted or where in _unreachable:
         return None
     try:
-        return pull(spec.name, kind, repo, revision).path
+        return pull(spec.name, kind, repo, revision, explicit=False).path
     except NotPublishedError:
         _unlisted.add((*where, spec.name, kind))
     except HubUnavailableError as exc:

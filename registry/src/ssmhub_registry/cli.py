@@ -20,12 +20,15 @@ from ssmhub.recipe import NetworkKind
 if TYPE_CHECKING:
     from ssmhub.network import Accuracy
 
-console = Console(highlight=False)
+def console() -> Console:
+    """A console made when a command prints, so it reads the terminal's width (and
+    ``COLUMNS``) then, not when this module was first imported."""
+    return Console(highlight=False)
 
 
 def say(text: str) -> None:
     """Print plain text: paths and parameter lists hold brackets that are not markup."""
-    console.print(text, markup=False)
+    console().print(text, markup=False)
 
 
 KindOption = Annotated[str, typer.Option(help="Network kind: lan, cpn or mnle.")]
@@ -66,7 +69,7 @@ def pull(
     table = Table("file", "bytes", "sha256")
     for f in a.files:
         table.add_row(f.name, str(f.size), f.sha256)
-    console.print(table)
+    console().print(table)
     say(f"into {result.path}")
 
 
@@ -99,20 +102,23 @@ def networks(
     repo: RepoOption = None,
     revision: RevisionOption = None,
 ) -> None:
-    """List the networks available here (cache, plugins) and, with --remote, in the registry."""
+    """List the networks available here (cache, plugins), which copy is used and why, and,
+    with --remote, what the registry offers."""
     from ssmhub_registry.listing import local_networks, remote_index
 
-    table = Table("model", "kind", "source", "version", "accuracy (median)", "path")
+    table = Table("model", "kind", "used", "source", "why", "version", "accuracy (median)", "path")
     for n in local_networks():
         table.add_row(
             n.model,
             n.kind,
+            "yes" if n.used else "no",
             n.source,
+            escape(n.why),
             n.version or "-",
             _accuracy(n.accuracy),
             escape(str(n.path)),
         )
-    console.print(table)
+    console().print(table)
     if not remote:
         return
     repo_id, at, index = remote_index(repo, revision)
@@ -137,7 +143,7 @@ def networks(
             a.requires_ssmhub,
             f"{a.plugin.distribution} {a.plugin.version}",
         )
-    console.print(table)
+    console().print(table)
 
 
 def _accuracy(report: Accuracy | None) -> str:

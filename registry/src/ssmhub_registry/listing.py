@@ -1,8 +1,9 @@
 """What networks are available: here (cache, plugins) and in the registry.
 
 The local listing asks the plugins' ``locate_network`` hooks, as ``load_network`` does, with
-this plugin's own Hub source switched off, so listing never downloads anything and shows the
-network ``load_network`` would use for each model and kind.
+this plugin's own Hub source switched off, so listing never downloads anything. It shows
+every copy each source offers, in the order they are asked: the first is the one
+``load_network`` uses, and each row says why it is used or passed over.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from typing import Any, get_args
 
 from pydantic import ValidationError
 
-from ssmhub.default_plugins.cache import cache_dir
-from ssmhub.network import CONFIG, Accuracy
+from ssmhub.files import sha256_of
+from ssmhub.network import CONFIG, WEIGHTS, Accuracy, Origin, read_pull_record
 from ssmhub.recipe import NetworkKind
 from ssmhub_registry import hub, settings
 from ssmhub_registry.errors import RegistryError
 from ssmhub_registry.index import RegistryIndex
-from ssmhub_registry.pull import PROVENANCE
 
 KINDS = get_args(NetworkKind)
 hub_source_off: ContextVar[bool] = ContextVar("ssmhub_registry_hub_source_off", default=False)
@@ -42,17 +42,22 @@ def without_hub_source() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class LocalNetwork:
+    """One copy of a network found here, whether ``load_network`` uses it, and why."""
+
     model: str
     kind: str
-    source: str  # "cache" or "plugin"
+    source: str  # "registry" (a pull record), "cache" or "plugin" (`ssmhub.network.Origin`)
     path: Path
-    version: str | None  # from the pull's provenance, for pulled networks
+    used: bool
+    why: str
+    version: str | None  # from the pull record, for pulled networks
     revision: str | None
     accuracy: Accuracy | None  # None also when the recorded report is malformed
 
 
 def local_networks() -> list[LocalNetwork]:
-    """For each installed model and kind, the network ``load_network`` would find here."""
+    """For each installed model and kind, every copy found here, the one ``load_network``
+    uses first."""
     from ssmhub.plugins import get_manager
 
     manager = get_manager()
@@ -61,23 +66,52 @@ def local_networks() -> list[LocalNetwork]:
         for name in manager.catalog.names():
             spec = manager.catalog.specs[name]
             for kind in KINDS:
-                path = manager.locate_network(spec, kind)  # type: ignore[arg-type]
-                if path is not None:
-                    found.append(_describe(name, kind, Path(path)))
+                copies = list(manager.network_candidates(spec, kind))  # type: ignore[arg-type]
+                origins = [manager.origin(spec, c) for c in copies]
+                digests = [sha256_of(c.path / WEIGHTS) for c in copies]
+                for i, (copy, origin) in enumerate(zip(copies, origins, strict=True)):
+                    why = _why(i, origins, digests, f"{name} --kind {kind}")
+                    found.append(_describe(name, kind, copy.path, origin, i == 0, why))
     return found
 
 
-def _describe(model: str, kind: str, path: Path) -> LocalNetwork:
-    in_cache = path.resolve() == cache_dir(model, kind).resolve()  # type: ignore[arg-type]
-    provenance = _read_json(path / PROVENANCE) if in_cache else {}
+def _why(i: int, origins: list[Origin], digests: list[str], pull_args: str) -> str:
+    """Why copy ``i`` is used (the first) or not: the precedence rule in words."""
+    first = origins[0]
+    chosen = first.source == "registry" and bool(first.explicit_pull)
+    if i == 0:
+        if chosen:
+            return "pulled explicitly (ssmhub pull): outranks the networks plugins ship"
+        if first.source == "plugin":
+            return f"shipped by {first.plugin}"
+        return "no plugin ships one" + (
+            "; fetched on demand from the registry" if first.source == "registry" else ""
+        )
+    same = "same weights as" if digests[i] == digests[0] else "differs from"
+    if chosen:
+        return f"{same} the explicitly pulled copy, which comes first"
+    if origins[i].source == "plugin":
+        return f"{same} the copy of {first.plugin}, asked first"
+    return (
+        f"{same} the plugin's and was not pulled explicitly, so the plugin's is used "
+        f"(`ssmhub pull {pull_args}` to choose a registry copy)"
+    )
+
+
+def _describe(
+    model: str, kind: str, path: Path, origin: Origin, used: bool, why: str
+) -> LocalNetwork:
+    record = read_pull_record(path) if origin.source == "registry" else None
     metrics = _read_json(path / CONFIG).get("metrics") or {}
     return LocalNetwork(
         model=model,
         kind=kind,
-        source="cache" if in_cache else "plugin",
+        source=origin.source,
         path=path,
-        version=provenance.get("version"),
-        revision=provenance.get("revision"),
+        used=used,
+        why=why,
+        version=record.version if record else None,
+        revision=record.revision if record else None,
         accuracy=_read_accuracy(metrics.get("accuracy")),
     )
 

@@ -5,13 +5,14 @@ the index and the files always agree. Every file is checked against the sha256 t
 lists before it is used. Files land in a hidden folder beside the cache entry and the
 folder is renamed into place only once all of them check out and the network loads, so a
 loader never sees a half-pulled network; a lock on the entry makes concurrent pulls of the
-same network (several jobs starting on a cluster) end with one good copy.
+same network (several jobs starting on a cluster) end with one good copy. Beside the files
+lies the pull record (`ssmhub.network.origin.PullRecord`): repo, commit, checksums, and
+whether the user asked for the network, which decides whether it outranks a plugin's.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import json
 import logging
 import os
 import shutil
@@ -20,9 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ssmhub.default_plugins.cache import cache_dir
 from ssmhub.files import sha256_of, write_text_atomically
+from ssmhub.network.origin import PULL_RECORD, PulledFile, PullRecord, read_pull_record
 from ssmhub.recipe import NetworkKind
+from ssmhub.settings import cache_dir
 from ssmhub_registry import hub, settings
 from ssmhub_registry.errors import (
     IntegrityError,
@@ -32,7 +34,6 @@ from ssmhub_registry.errors import (
 )
 from ssmhub_registry.index import INDEX, Artifact
 
-PROVENANCE = "registry.json"
 REQUIRED = ("config.json", "weights.safetensors")
 LOCK_TIMEOUT_S = 900
 log = logging.getLogger(__name__)
@@ -56,11 +57,14 @@ def pull(
     repo: str | None = None,
     revision: str | None = None,
     version: str | None = None,
+    explicit: bool = True,
 ) -> PullResult:
     """Install ``model``'s ``kind`` network from the registry into the cache.
 
     ``revision`` (branch, tag or commit; default ``main``) pins what is read; ``version``
-    picks a published version (default: the newest at that revision).
+    picks a published version (default: the newest at that revision). ``explicit``: the
+    user asked for this network, so it outranks the one its plugin ships; the registry's
+    ``locate_network``, fetching what no other source had, passes False.
     """
     from filelock import FileLock, Timeout
 
@@ -74,7 +78,9 @@ def pull(
     try:
         with FileLock(lock, timeout=LOCK_TIMEOUT_S):
             _clean_leftovers(target)
-            return _pull_locked(model, kind, repo, revision or settings.DEFAULT_BRANCH, version)
+            return _pull_locked(
+                model, kind, repo, revision or settings.DEFAULT_BRANCH, version, explicit
+            )
     except Timeout:
         raise RegistryError(
             f"{lock}: another pull of {model} {kind} has held this lock for "
@@ -99,7 +105,7 @@ def offline_message(model: str, kind: str, repo: str, reason: str, target: Path)
 
 
 def _pull_locked(
-    model: str, kind: NetworkKind, repo: str, revision: str, version: str | None
+    model: str, kind: NetworkKind, repo: str, revision: str, version: str | None, explicit: bool
 ) -> PullResult:
     target = cache_dir(model, kind)
     at = hub.resolve(repo, revision)
@@ -120,24 +126,29 @@ def _pull_locked(
         )
     check_compatible(artifact)
     published = artifact.commit or _published_in(repo, artifact, at)
-    if _installed(target, repo, artifact):
+    installed = _installed(target, repo, artifact)
+    if installed is not None:
+        if explicit and not installed.explicit:  # fetched on demand before, chosen now
+            record = installed.model_copy(update={"explicit": True})
+            write_text_atomically(target / PULL_RECORD, record.model_dump_json(indent=2))
         return PullResult(target, repo, artifact, at, published, downloaded=False)
     log.info("pulling %s from %s at %s into %s", artifact.path, repo, at, target)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{kind}.pull-"))
     try:
         _fetch_verified(repo, artifact, at, staging)
         _check_loads(staging, model)
-        provenance = {
-            "repo": repo,
-            "endpoint": settings.endpoint(),
-            "path": artifact.path,
-            "version": artifact.version,
-            "revision": at,
-            "published_in": published,
-            "files": [f.model_dump() for f in artifact.files],
-            "pulled_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        write_text_atomically(staging / PROVENANCE, json.dumps(provenance, indent=2))
+        record = PullRecord(
+            repo=repo,
+            endpoint=settings.endpoint(),
+            path=artifact.path,
+            version=artifact.version,
+            revision=at,
+            published_in=published,
+            files=tuple(PulledFile(**f.model_dump()) for f in artifact.files),
+            pulled_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            explicit=explicit,
+        )
+        write_text_atomically(staging / PULL_RECORD, record.model_dump_json(indent=2))
         _make_shareable(staging)
         _swap_into_place(staging, target)
     finally:
@@ -203,7 +214,7 @@ def _fetch_verified(repo: str, artifact: Artifact, at: str, staging: Path) -> No
 def _check_loads(staging: Path, model: str) -> None:
     """The network must load (and fit the installed model) before anyone can find it."""
     from ssmhub.errors import SsmhubError
-    from ssmhub.network import read_network
+    from ssmhub.network.directory import read_network
     from ssmhub.plugins import get_manager
 
     spec = get_manager().catalog.specs.get(model)
@@ -215,19 +226,21 @@ def _check_loads(staging: Path, model: str) -> None:
         ) from None
 
 
-def _installed(target: Path, repo: str, artifact: Artifact) -> bool:
-    """Whether ``target`` already holds exactly this artifact, every file intact."""
-    try:
-        provenance = json.loads((target / PROVENANCE).read_text())
-    except (OSError, ValueError):
-        return False
-    where = (provenance.get("endpoint"), provenance.get("repo"), provenance.get("path"))
-    if where != (settings.endpoint(), repo, artifact.path):
-        return False
-    return all(
+def _installed(target: Path, repo: str, artifact: Artifact) -> PullRecord | None:
+    """The pull record of ``target`` if it already holds exactly this artifact, every file
+    intact; else None."""
+    record = read_pull_record(target)
+    if record is None or (record.endpoint, record.repo, record.path) != (
+        settings.endpoint(),
+        repo,
+        artifact.path,
+    ):
+        return None
+    intact = all(
         (target / f.name).is_file() and sha256_of(target / f.name) == f.sha256
         for f in artifact.files
     )
+    return record if intact else None
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:

@@ -18,16 +18,15 @@ from __future__ import annotations
 
 import os
 
-from ssmhub.default_plugins.cache import offline_reason
+from ssmhub.settings import offline_reason
 from ssmhub_registry.errors import RegistryError
 
-__all__ = ["offline_reason"]  # re-exported: the registry reads it from here
+__all__ = ["offline_reason"]  # the core's (`ssmhub.settings`), so one variable rules both
 
 REGISTRY_ENV = "SSMHUB_REGISTRY"
 REVISION_ENV = "SSMHUB_REGISTRY_REVISION"
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_BRANCH = "main"
-_TRUE = {"1", "ON", "YES", "TRUE"}
 
 
 def registry_repo(repo: str | None = None) -> str | None:

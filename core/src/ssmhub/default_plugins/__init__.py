@@ -4,8 +4,9 @@ from ssmhub.default_plugins import (
     cache,
     mnle_likelihood,
     network_likelihood,
+    pulled,
     ssms_simulator,
     trainers,
 )
 
-PLUGINS = [cache, ssms_simulator, trainers, network_likelihood, mnle_likelihood]
+PLUGINS = [cache, pulled, ssms_simulator, trainers, network_likelihood, mnle_likelihood]

@@ -1,38 +1,26 @@
-"""The user's network cache, the first place networks are looked for.
+"""The user's network cache, asked after every plugin (a plain ``locate_network``).
 
-``SSMHUB_HOME`` moves it (e.g. to a shared filesystem on a cluster); the default is
-``~/.cache/ssmhub``. Networks live at ``networks/<model>/<kind>/``.
+``SSMHUB_HOME`` moves it (`ssmhub.settings`). A cached network answers here only when no
+plugin ships one for the model and kind: a copy left by hand, or fetched on demand from a
+registry, must not silently replace the network an upgraded plugin ships. A copy the
+user pulled explicitly answers earlier, in `pulled`.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from ssmhub.default_plugins.pulled import explicitly_pulled
 from ssmhub.hookspecs import hookimpl
-from ssmhub.network import CONFIG
+from ssmhub.network.names import CONFIG
 from ssmhub.recipe import NetworkKind
+from ssmhub.settings import cache_dir
 from ssmhub.spec import ModelSpec
 
 
-def ssmhub_home() -> Path:
-    return Path(os.environ.get("SSMHUB_HOME") or Path.home() / ".cache" / "ssmhub")
-
-
-def offline_reason() -> str | None:
-    """The variable that puts ssmhub offline (e.g. ``HF_HUB_OFFLINE=1``), or None if online."""
-    for name in ("SSMHUB_OFFLINE", "HF_HUB_OFFLINE"):
-        value = os.environ.get(name, "")
-        if value.strip().upper() in {"1", "ON", "YES", "TRUE"}:
-            return f"{name}={value}"
-    return None
-
-
-def cache_dir(model: str, kind: NetworkKind) -> Path:
-    return ssmhub_home() / "networks" / model / kind
-
-
-@hookimpl(tryfirst=True)
+@hookimpl
 def locate_network(spec: ModelSpec, kind: NetworkKind) -> Path | None:
     path = cache_dir(spec.name, kind)
-    return path if (path / CONFIG).is_file() else None
+    if not (path / CONFIG).is_file() or explicitly_pulled(path):
+        return None
+    return path

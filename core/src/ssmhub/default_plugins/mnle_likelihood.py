@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from ssmhub.errors import SsmhubError
 from ssmhub.hookspecs import hookimpl
-from ssmhub.likelihood import Array, Likelihood, LikelihoodBuilder
+from ssmhub.likelihood import Array, Likelihood, LikelihoodBuilder, NetworkSource
 from ssmhub.mnle import at_rows, choice_index, log_choice_probability
-from ssmhub.network import load_network
 from ssmhub.spec import ModelSpec
 
 
@@ -24,15 +23,14 @@ from ssmhub.spec import ModelSpec
 class MNLELikelihood:
     """Builds a `Likelihood` from the model's trained ``mnle`` network."""
 
+    networks: NetworkSource  # the plugin manager, handed over by `register_likelihoods`
     name: str = "mnle"
 
     def supports(self, spec: ModelSpec) -> bool:
-        from ssmhub.plugins import get_manager
-
-        return get_manager().locate_network(spec, "mnle") is not None
+        return self.networks.locate_network(spec, "mnle") is not None
 
     def build(self, spec: ModelSpec) -> Likelihood:
-        network = load_network(spec.name, "mnle")
+        network = self.networks.load_network(spec, "mnle")
         if network.config.choices != spec.choices:
             raise SsmhubError(
                 f"the {spec.name} mnle network was trained on choices "
@@ -55,5 +53,7 @@ class MNLELikelihood:
 
 
 @hookimpl
-def register_likelihoods(register: Callable[[LikelihoodBuilder], None]) -> None:
-    register(MNLELikelihood())
+def register_likelihoods(
+    register: Callable[[LikelihoodBuilder], None], networks: NetworkSource
+) -> None:
+    register(MNLELikelihood(networks))

@@ -1,6 +1,8 @@
 """The ``lan`` likelihood builder: trained networks (LAN, and CPN if there is one) for any model.
 
-Networks are found through the ``locate_network`` hook (cache, plugins, registries). A LAN
+Networks are found through the ``locate_network`` hook (cache, plugins, registries), by the
+`NetworkSource` the hook hands over (the plugin manager), so this module never imports the
+manager that imports it. A LAN
 that carries a correction (`ssmhub.correction`) is renormalised to the CPN it was fitted to.
 The builder returns plain JAX functions; the guards (``rt <= t``, the training box) and the
 PyTensor wrapping are the core's, in `ssmhub.ops`.
@@ -14,8 +16,8 @@ from dataclasses import dataclass
 from functools import partial
 
 from ssmhub.hookspecs import hookimpl
-from ssmhub.likelihood import Array, Likelihood, LikelihoodBuilder
-from ssmhub.network import Network, load_network
+from ssmhub.likelihood import Array, Likelihood, LikelihoodBuilder, NetworkSource
+from ssmhub.network.loaded import Network
 from ssmhub.spec import ModelSpec
 
 
@@ -79,19 +81,16 @@ def cpn_logp(cpn: Network, upper: int, params: Array, response: Array) -> Array:
 class NetworkLikelihood:
     """Builds a `Likelihood` from the model's trained networks."""
 
+    networks: NetworkSource
     name: str = "lan"
 
     def supports(self, spec: ModelSpec) -> bool:
-        from ssmhub.plugins import get_manager
-
-        return get_manager().locate_network(spec, "lan") is not None
+        return self.networks.locate_network(spec, "lan") is not None
 
     def build(self, spec: ModelSpec) -> Likelihood:
-        from ssmhub.plugins import get_manager
-
-        lan = load_network(spec.name, "lan")
-        has_cpn = get_manager().locate_network(spec, "cpn") is not None
-        cpn = load_network(spec.name, "cpn") if has_cpn else None
+        lan = self.networks.load_network(spec, "lan")
+        has_cpn = self.networks.locate_network(spec, "cpn") is not None
+        cpn = self.networks.load_network(spec, "cpn") if has_cpn else None
         boxes = [net.config.box for net in (lan, cpn) if net is not None]
         box = {  # where both networks were trained
             name: (max(b[name][0] for b in boxes), min(b[name][1] for b in boxes))
@@ -107,5 +106,7 @@ class NetworkLikelihood:
 
 
 @hookimpl
-def register_likelihoods(register: Callable[[LikelihoodBuilder], None]) -> None:
-    register(NetworkLikelihood())
+def register_likelihoods(
+    register: Callable[[LikelihoodBuilder], None], networks: NetworkSource
+) -> None:
+    register(NetworkLikelihood(networks))

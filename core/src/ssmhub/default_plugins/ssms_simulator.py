@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ssmhub.hookspecs import hookimpl
 from ssmhub.recipe import NetworkKind, Recipe
-from ssmhub.simulation import Simulation
+from ssmhub.simulator import OMITTED, Simulation
 from ssmhub.spec import ModelSpec
 
 if TYPE_CHECKING:
@@ -17,9 +17,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class SsmsSimulator:
-    """Calls ``ssms`` for one model; imported lazily, since importing ssms takes seconds."""
+    """Calls ``ssms`` for one model; imported lazily, since importing ssms takes seconds.
+
+    ssm-simulators marks some trials it did not finish with rt -999, and ends others at its
+    horizon, ``max_t`` after the non-decision time, with a response it picked; both become
+    omitted trials here (rt `OMITTED`), never choices.
+    """
 
     ssms_model: str
+    non_decision_time: str | None
     max_t: float = 20.0
 
     def __call__(
@@ -40,12 +46,16 @@ class SsmsSimulator:
         # ssms returns (n, 1) for one parameter row and (n, K, 1) for K rows.
         rt = np.asarray(out["rts"], dtype=np.float64).reshape(n_samples, k).T
         response = np.asarray(out["choices"]).reshape(n_samples, k).T.astype(np.int64)
-        return Simulation(rt=rt, response=response)
+        t = 0.0 if self.non_decision_time is None else theta[self.non_decision_time][:, None]
+        ended = (rt == OMITTED) | (rt - t >= self.max_t)
+        return Simulation(
+            rt=np.where(ended, OMITTED, rt), response=np.where(ended, OMITTED, response)
+        )
 
 
 @hookimpl(trylast=True)
 def model_simulator(spec: ModelSpec) -> SsmsSimulator | None:
-    return SsmsSimulator(spec.ssms_model) if spec.ssms_model else None
+    return SsmsSimulator(spec.ssms_model, spec.non_decision_time) if spec.ssms_model else None
 
 
 @hookimpl(trylast=True)
