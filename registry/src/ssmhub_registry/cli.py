@@ -20,6 +20,7 @@ from ssmhub.recipe import NetworkKind
 if TYPE_CHECKING:
     from ssmhub.network import Accuracy
 
+
 def console() -> Console:
     """A console made when a command prints, so it reads the terminal's width (and
     ``COLUMNS``) then, not when this module was first imported."""
