@@ -516,10 +516,11 @@ def test_pymc_chain_processes_are_not_forked_from_a_process_running_jax(monkeypa
     from ssmhub.sampling import sample
 
     seen: list[dict] = []
-    monkeypatch.setattr(pm, "sample", lambda **kwargs: seen.append(kwargs))
-    sample(draws=5)
+    monkeypatch.setattr(pm, "sample", lambda *args, **kwargs: seen.append({"args": args, **kwargs}))
+    sample(5)  # pm.sample's own signature: draws first
     sample(draws=5, mp_ctx="fork")  # the user's choice stands
     sample(draws=5, nuts_sampler="numpyro")  # no chain processes
+    assert seen[0]["args"] == (5,)
     assert seen[0]["mp_ctx"] in ("forkserver", "spawn")
     assert seen[1]["mp_ctx"] == "fork"
     assert "mp_ctx" not in seen[2]

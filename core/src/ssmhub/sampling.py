@@ -21,8 +21,9 @@ from ssmhub.likelihood import Array
 __all__ = ["sample"]
 
 
-def sample(**kwargs: Any) -> Any:
-    """``pm.sample(**kwargs)`` (in a model context), where it would fail or hang otherwise.
+def sample(*args: Any, **kwargs: Any) -> Any:
+    """``pm.sample(*args, **kwargs)`` (in a model context), where it would fail or hang
+    otherwise.
 
     - PyMC's own NUTS starts chain processes with ``forkserver`` (else ``spawn``) unless
       ``mp_ctx`` is given: the likelihood has run JAX in this process, and a process forked
@@ -37,7 +38,7 @@ def sample(**kwargs: Any) -> Any:
         methods = multiprocessing.get_all_start_methods()
         kwargs["mp_ctx"] = "forkserver" if "forkserver" in methods else "spawn"
     with _blackjax_fixes() if sampler == "blackjax" else contextlib.nullcontext():
-        return pm.sample(**kwargs)
+        return pm.sample(*args, **kwargs)
 
 
 @contextlib.contextmanager
