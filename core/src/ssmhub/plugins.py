@@ -303,18 +303,22 @@ class PluginManager:
         network = read_network(where, spec)
         if network.config.kind != kind:
             raise SsmhubError(f"{where}: holds a {network.config.kind} network, not a {kind}")
-        return dataclasses.replace(network, origin=self.origin(spec, found))
+        origin = self.origin(spec, found, network.weights_sha256)
+        return dataclasses.replace(network, origin=origin)
 
-    def origin(self, spec: ModelSpec, found: FoundNetwork | None) -> Origin:
+    def origin(
+        self, spec: ModelSpec, found: FoundNetwork | None, weights_sha256: str | None = None
+    ) -> Origin:
         """Where ``found`` came from (a verified pull record makes it the registry's), and
-        the versions of ssmhub and of the plugin that registers ``spec``."""
+        the versions of ssmhub and of the plugin that registers ``spec``; ``weights_sha256``
+        spares hashing the weights again where they were just read."""
         versions = {
             "ssmhub_version": _core_version(),
             "model_plugin": self.records[self.catalog.owners[spec.name]].label,
         }
         if found is None:
             return Origin(source="directory", **versions)
-        pulled = read_pull_record(found.path)
+        pulled = read_pull_record(found.path, weights_sha256)
         if pulled is not None:
             return Origin(
                 source="registry",

@@ -50,9 +50,10 @@ class PullRecord(BaseModel):
         return next((f.sha256 for f in self.files if f.name == WEIGHTS), None)
 
 
-def read_pull_record(directory: Path) -> PullRecord | None:
+def read_pull_record(directory: Path, weights_sha256: str | None = None) -> PullRecord | None:
     """The pull record of the network in ``directory``, if it has one that still describes
-    its weights (a record whose sha256 no longer matches the file is no record)."""
+    its weights (a record whose sha256 no longer matches the file is no record).
+    ``weights_sha256``: the weights' hash where the caller has just computed it."""
     from ssmhub.files import sha256_of
 
     try:
@@ -60,7 +61,7 @@ def read_pull_record(directory: Path) -> PullRecord | None:
     except (OSError, ValueError, ValidationError):
         return None
     weights = directory / WEIGHTS
-    if not weights.is_file() or record.weights_sha256() != sha256_of(weights):
+    if not weights.is_file() or record.weights_sha256() != (weights_sha256 or sha256_of(weights)):
         return None
     return record
 
