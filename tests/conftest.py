@@ -30,6 +30,32 @@ if TYPE_CHECKING:
 # mark: they share one worker (`--dist loadgroup`), so none sees another's plugins come and go.
 INSTALLED_PLUGINS = pytest.mark.xdist_group("installed-plugins")
 
+# A model with three choices (ssm-simulators' race_no_bias_3), for every layer's K-choice path.
+RACE3_SOURCE = """
+import ssmhub
+
+SPEC = ssmhub.ModelSpec(
+    name="race3",
+    description="ssm-simulators' race_no_bias_3, three choices",
+    parameters=(
+        ssmhub.Parameter(name="v0", lower=0.0, upper=2.5, default=1.0),
+        ssmhub.Parameter(name="v1", lower=0.0, upper=2.5, default=1.0),
+        ssmhub.Parameter(name="v2", lower=0.0, upper=2.5, default=1.0),
+        ssmhub.Parameter(name="a", lower=1.0, upper=3.0, default=2.0),
+        ssmhub.Parameter(name="z", lower=0.1, upper=0.9, default=0.5),
+        ssmhub.Parameter(name="t", lower=0.0, upper=2.0, default=0.3),
+    ),
+    non_decision_time="t",
+    choices=(0, 1, 2),
+    ssms_model="race_no_bias_3",
+)
+
+
+@ssmhub.hookimpl
+def register_models(register):
+    register(SPEC)
+"""
+
 TINY_DDM_SOURCE = """
 import ssmhub
 

@@ -21,7 +21,7 @@ def test_the_reference_on_dask_workers_gives_the_same_report_as_here(cluster, ki
         np.testing.assert_array_equal(a.theta, b.theta)
         np.testing.assert_array_equal(a.rt, b.rt)
         np.testing.assert_array_equal(a.log_density, b.log_density)
-        assert a.p_upper == b.p_upper
+        assert a.p_choice == b.p_choice
 
 
 def test_the_card_shows_the_largest_error_and_the_unscored_trials():

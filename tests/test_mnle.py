@@ -11,11 +11,12 @@ import numpy as np
 import pymc as pm
 import pytest
 from cached_networks import use_cached_networks
-from conftest import run_cli
+from conftest import RACE3_SOURCE, run_cli
 
 import ssmhub
 from ssmhub import Recipe
 from ssmhub.errors import SsmhubError, ThetaError
+from ssmhub.fitting import _plot_ppc
 from ssmhub.generate import generate, read_manifest
 from ssmhub.mnle import choice_index, log_choice_probability, log_rt_density
 from ssmhub.network import Network, read_network
@@ -24,31 +25,6 @@ from ssmhub.plugins import get_manager
 from ssmhub.pymc import SSM
 from ssmhub.trainer import TrainSettings
 from ssmhub.training import complete_manifest
-
-RACE3_SOURCE = """
-import ssmhub
-
-SPEC = ssmhub.ModelSpec(
-    name="race3",
-    description="ssm-simulators' race_no_bias_3, three choices",
-    parameters=(
-        ssmhub.Parameter(name="v0", lower=0.0, upper=2.5, default=1.0),
-        ssmhub.Parameter(name="v1", lower=0.0, upper=2.5, default=1.0),
-        ssmhub.Parameter(name="v2", lower=0.0, upper=2.5, default=1.0),
-        ssmhub.Parameter(name="a", lower=1.0, upper=3.0, default=2.0),
-        ssmhub.Parameter(name="z", lower=0.1, upper=0.9, default=0.5),
-        ssmhub.Parameter(name="t", lower=0.0, upper=2.0, default=0.3),
-    ),
-    non_decision_time="t",
-    choices=(0, 1, 2),
-    ssms_model="race_no_bias_3",
-)
-
-
-@ssmhub.hookimpl
-def register_models(register):
-    register(SPEC)
-"""
 
 SETTINGS = TrainSettings(hidden=(32, 32), epochs=6, batch_size=2000, learning_rate=3e-3)
 
@@ -187,6 +163,7 @@ def test_fit_with_the_mnle_recovers_the_truth(mnle_home, monkeypatch):
         assert abs(mean - truth[name]) < 4 * sd + 0.1, name
 
 
+@pytest.mark.filterwarnings("ignore:Numba will use object mode")  # the simulator, in draws
 def test_a_three_choice_model_is_fitted_with_all_its_choices(tmp_path, monkeypatch, plugin_dists):
     plugin_dists.add("ssmhub-race3", RACE3_SOURCE)
     monkeypatch.setenv("SSMHUB_HOME", str(tmp_path))
@@ -199,7 +176,14 @@ def test_a_three_choice_model_is_fitted_with_all_its_choices(tmp_path, monkeypat
         rest = {k: val for k, val in theta.items() if k != "v0"}
         SSM("y", "race3", "mnle", v0=v0, **rest, observed=data[["rt", "response"]])
         idata = pm.sample(100, tune=100, chains=1, random_seed=1, progressbar=False)
+        idata["posterior_predictive"] = pm.sample_posterior_predictive(
+            idata, random_seed=2, progressbar=False
+        )["posterior_predictive"]
     assert np.isfinite(idata.posterior["v0"]).all()
+    predicted = np.asarray(idata.posterior_predictive["y"]).reshape(-1, 2)
+    assert set(np.unique(predicted[:, 1])) == {0, 1, 2}
+    _plot_ppc(idata, data, tmp_path / "ppc.png", get_manager().catalog.get("race3"))
+    assert (tmp_path / "ppc.png").stat().st_size > 0
     with pm.Model(), pytest.raises(ObservedDataError, match="response"):
         SSM("y", "race3", "mnle", **theta, observed=np.array([[0.5, 3.0]]))
 

@@ -96,9 +96,21 @@ def test_from_ssms_fills_the_spec_from_model_config(model, estimator):
     assert list(spec.choices) == config["choices"]
     assert spec.non_decision_time == "t"  # what ssm-simulators adds to every decision time
     assert {(r.kind, r.estimator) for r in spec.recipes} == {
+        ("mnle", "simulation"),
         ("lan", estimator),
         ("cpn", estimator),
     }
+
+
+def test_a_model_with_three_choices_gets_an_mnle_recipe_alone():
+    # LAN and CPN represent two choices: a spec with their recipes would not even validate.
+    text = render("mine", "race_no_bias_3")["src/ssmhub_mine/__init__.py"]
+    spec = load_spec(text)
+    assert spec.choices == (0, 1, 2)
+    assert [(r.kind, r.estimator) for r in spec.recipes] == [("mnle", "simulation")]
+    assert "No LAN or CPN: they represent two choices, and the model has 3." in " ".join(
+        line.strip(" #") for line in text.splitlines()
+    )
 
 
 def test_an_ssms_model_without_t_has_no_non_decision_time():
@@ -161,7 +173,7 @@ def test_the_distribution_name_is_normalised():
 )
 def test_the_readme_says_whether_ssmhub_evaluate_can_measure_the_networks(model, has_reference):
     readme = render("mine", model)["README.md"]
-    assert ("`ssmhub evaluate runs/mine-lan` then measures the network" in readme) == has_reference
+    assert ("`ssmhub evaluate runs/mine-mnle` then measures the network" in readme) == has_reference
     assert ("this model has neither: check its networks by parameter recovery" in readme) != (
         has_reference
     )
@@ -236,5 +248,5 @@ def test_a_generated_plugin_installs_and_passes_its_own_tests(installed_plugin):
         check=False,
     )
     assert own.returncode == 0, own.stdout + own.stderr
-    # Registration, spec, simulator and both recipes pass; no networks ship yet.
-    assert "5 passed, 3 skipped" in own.stdout
+    # Registration, spec, simulator and the three recipes pass; no networks ship yet.
+    assert "6 passed, 4 skipped" in own.stdout

@@ -83,7 +83,7 @@ def info(model: Annotated[str, typer.Argument(help="Model name, e.g. ddm.")]) ->
     console.print(f"choices: {list(spec.choices)} ({escape(meanings)})")
     console.print(f"non-decision time: {spec.non_decision_time or '(none)'}")
     console.print(f"ssm-simulators model: {spec.ssms_model or '(own simulator)'}")
-    for kind in get_args(NetworkKind):
+    for kind in spec.network_kinds:
         console.print(_recipe_in_force(spec, manager.recipe(spec, kind)), markup=False)
 
 
@@ -226,6 +226,7 @@ def generate(
         raise SsmhubError(f"--kind must be 'lan', 'cpn' or 'mnle', got {kind!r}")
     manager = get_manager()
     spec = manager.catalog.get(model)
+    spec.check_kind(kind)
     chosen = manager.recipe(spec, kind)
     if recipe:
         chosen = load_recipe(recipe, base=chosen)

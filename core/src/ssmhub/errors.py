@@ -13,6 +13,10 @@ class ThetaError(SsmhubError, ValueError):
     """Parameter values that do not fit a model's spec."""
 
 
+class ChoicesError(SsmhubError, ValueError):
+    """A component that cannot represent a model's number of choices."""
+
+
 class UnknownModelError(SsmhubError, LookupError):
     """A model name that no installed plugin registers."""
 

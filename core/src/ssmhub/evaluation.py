@@ -35,7 +35,7 @@ class Reference:
     """Reference log-likelihoods for one parameter set."""
 
     log_density: Callable[[np.ndarray, np.ndarray], np.ndarray]  # (rt, response) -> logp
-    p_upper: float
+    p_choice: dict[int, float]  # P(response) of the choices it gives, by response code
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,11 @@ class ExactReference:
                 return np.asarray(logp, dtype=np.float64)
 
         assert self.likelihood.logp_choice is not None
+        choices = np.array(self.spec.choices)
         with jax.enable_x64(True):
-            upper = np.array([self.spec.upper_choice])
-            p = float(np.exp(self.likelihood.logp_choice(params, upper)[0]))
-        return Reference(log_density, p)
+            rows = np.repeat(params, len(choices), axis=0)
+            p = np.exp(np.asarray(self.likelihood.logp_choice(rows, choices), np.float64))
+        return Reference(log_density, dict(zip(self.spec.choices, map(float, p), strict=True)))
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class PyDDMReference:
     def __call__(self, theta: dict[str, float], max_t: float) -> Reference:
         t_dur = max_t - self.spec.non_decision_time_of(theta)
         solution = fokker_planck.solve(self.spec, theta, self.grid, t_dur)
-        return Reference(solution.log_density, solution.p_upper)
+        return Reference(solution.log_density, {self.spec.upper_choice: solution.p_upper})
 
 
 class NoReferenceError(SsmhubError):
@@ -137,7 +138,7 @@ class ReferenceDraw:
     rt: np.ndarray  # empty for a CPN
     response: np.ndarray
     log_density: np.ndarray  # the reference log-likelihood of each trial
-    p_upper: float  # the reference P(upper choice), for a CPN
+    p_choice: dict[int, float]  # the reference P(response), by response code (`Reference`)
     curves: np.ndarray | None  # reference log-density on `plot_grid`, one row per choice
 
 
@@ -165,7 +166,7 @@ def draw_reference(
     theta = dict(zip(spec.parameter_names, map(float, theta_row), strict=True))
     empty = np.empty(0)
     if kind == "cpn":
-        return ReferenceDraw(theta_row, empty, empty, empty, reference(theta, 20.0).p_upper, None)
+        return ReferenceDraw(theta_row, empty, empty, empty, reference(theta, 20.0).p_choice, None)
     sim = manager.simulator(spec)({k: np.array([v]) for k, v in theta.items()}, n_trials, seed)
     rt, response = sim.rt[0], sim.response[0]
     # Solve only as far as the data (and the plot) reach: PyDDM's cost grows with it.
@@ -175,7 +176,7 @@ def draw_reference(
         grid = plot_grid(spec, theta_row)
         curves = np.stack([ref.log_density(grid, np.full(grid.size, r)) for r in spec.choices])
     return ReferenceDraw(
-        theta_row, rt, response, ref.log_density(rt, response), ref.p_upper, curves
+        theta_row, rt, response, ref.log_density(rt, response), ref.p_choice, curves
     )
 
 
@@ -221,7 +222,7 @@ def measure(
             draws = client.gather(client.map(draw_reference, *tasks, pure=False))
     if kind == "cpn":
         net = np.exp(np.asarray(network(thetas.astype(np.float32)), dtype=np.float64))
-        err = np.abs(net - np.array([d.p_upper for d in draws]))
+        err = np.abs(net - np.array([d.p_choice[spec.upper_choice] for d in draws]))
         unscored = 0
     else:
         rows = np.concatenate(
@@ -260,20 +261,24 @@ def _report(
 def choice_accuracy(
     network: Network, spec: ModelSpec, draws: list[ReferenceDraw], reference: str, seed: int
 ) -> Accuracy:
-    """An MNLE's error in P(upper choice) against the reference, at the draws' parameters.
+    """An MNLE's error in P(choice) against the reference at the draws' parameters, over
+    every choice the reference gives (all of them for a closed form; PyDDM's, the upper).
 
-    The network's probability is that of deciding the upper choice within its horizon; the
-    reference's has no horizon, so the two differ by at most the undecided share.
+    The network's probability is that of deciding a choice within its horizon; the
+    reference's may have no horizon, so the two differ by at most the undecided share.
     """
     import jax.numpy as jnp
 
     from ssmhub.mnle import choice_index, log_choice_probability
 
     thetas = np.stack([d.theta for d in draws]).astype(np.float32)
-    upper = choice_index(jnp.full(len(thetas), spec.upper_choice), spec.choices)
-    net = np.exp(np.asarray(log_choice_probability(network.head(thetas), upper), np.float64))
-    err = np.abs(net - np.array([d.p_upper for d in draws]))
-    return _report(reference, len(draws), None, seed, err)
+    head = network.head(thetas)
+    err = []
+    for choice in draws[0].p_choice:
+        index = choice_index(jnp.full(len(thetas), choice), spec.choices)
+        net = np.exp(np.asarray(log_choice_probability(head, index), np.float64))
+        err.append(np.abs(net - np.array([d.p_choice[choice] for d in draws])))
+    return _report(reference, len(draws), None, seed, np.concatenate(err))
 
 
 def mass_error(network: Network, thetas: np.ndarray) -> float:
@@ -337,7 +342,8 @@ def _plot(out: Path, network: Network, spec: ModelSpec, draws: list[ReferenceDra
     if network.config.kind == "cpn":
         thetas = np.stack([d.theta for d in draws]).astype(np.float32)
         fig, ax = subplots(figsize=(4.5, 4))
-        ax.scatter([d.p_upper for d in draws], np.exp(np.asarray(network(thetas))), s=8)
+        reference = [d.p_choice[spec.upper_choice] for d in draws]
+        ax.scatter(reference, np.exp(np.asarray(network(thetas))), s=8)
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
         upper = spec.meaning(spec.upper_choice)
         ax.set_xlabel(f"reference P({upper})")
@@ -347,21 +353,22 @@ def _plot(out: Path, network: Network, spec: ModelSpec, draws: list[ReferenceDra
         fig, axes = subplots(1, len(plotted), figsize=(4 * len(plotted), 3.5), squeeze=False)
         for ax, draw in zip(axes[0], plotted, strict=True):
             grid = plot_grid(spec, draw.theta)
-            for curve, response in zip(draw.curves, spec.choices, strict=True):
+            for k, (curve, response) in enumerate(zip(draw.curves, spec.choices, strict=True)):
                 resp = np.full_like(grid, response)
                 rows = np.column_stack([np.repeat(draw.theta[None], len(grid), 0), grid, resp])
                 net = np.exp(np.asarray(network(rows.astype(np.float32))))
-                sign = 1 if response == spec.upper_choice else -1
-                ax.plot(grid, sign * np.exp(curve), color="black", lw=1)
-                ax.plot(grid, sign * net, color="tab:orange", lw=1, ls="--")
+                meaning = spec.meaning(response)
+                ax.plot(grid, np.exp(curve), color=f"C{k}", lw=1, label=f"{meaning}: reference")
+                ax.plot(grid, net, color=f"C{k}", lw=1, ls="--", label=f"{meaning}: network")
             ax.set_title(
                 ", ".join(
                     f"{n}={x:.2f}" for n, x in zip(spec.parameter_names, draw.theta, strict=True)
                 ),
                 fontsize=7,
             )
-            ax.set_xlabel(f"rt (s); {spec.meaning(spec.lower_choice)} drawn below zero")
-        axes[0][0].legend(["reference", "network"], fontsize=7)
+            ax.set_xlabel("rt (s)")
+            ax.set_ylabel("density")
+        axes[0][0].legend(fontsize=7)
     fig.suptitle(f"{network.config.model} {network.config.kind}: network vs reference")
     fig.tight_layout()
     save_figure(fig, out)

@@ -229,8 +229,9 @@ def _plot_posterior(idata: Any, out: Path, truth: Mapping[str, float]) -> None:
 
 
 def _plot_ppc(idata: Any, data: pd.DataFrame, out: Path, spec: ModelSpec) -> None:
-    """Observed rt histograms per response beside posterior-predictive ones (all but the
-    upper choice mirrored below zero)."""
+    """Observed rt histograms beside posterior-predictive ones, one panel per choice, each
+    titled with the choice's observed and predicted share of trials (any number of choices,
+    so none is drawn over another)."""
     import numpy as np
 
     from ssmhub.plots import save_figure, subplots
@@ -241,30 +242,23 @@ def _plot_ppc(idata: Any, data: pd.DataFrame, out: Path, spec: ModelSpec) -> Non
     finite = observed[np.isfinite(observed[:, 0])]
     top = np.quantile(finite[:, 0], 0.99) if len(finite) else 5.0
     bins = np.linspace(0, top * 1.2, 50)
-    fig, ax = subplots(figsize=(6, 4))
-    upper = spec.upper_choice
-    for response in spec.choices:
-        if not np.any(observed[np.isfinite(observed[:, 0]), 1] == response):
-            continue  # e.g. withheld presses: no reaction times to compare with
+    k = len(spec.choices)
+    fig, axes = subplots(1, k, figsize=(3.5 * k, 3.5), sharey=True, squeeze=False)
+    for ax, response in zip(axes[0], spec.choices, strict=True):
         for rows, style in (
             (predicted, {"color": "tab:orange", "label": "posterior predictive"}),
             (observed, {"color": "black", "label": "observed"}),
         ):
             rt = rows[(rows[:, 1] == response) & np.isfinite(rows[:, 0]), 0]
             heights, edges = np.histogram(rt, bins=bins)
-            share = heights / max(len(rows), 1) / np.diff(edges)
-            if response == upper:
-                ax.stairs(share, edges, **style)
-            else:
-                ax.stairs(-share, edges, color=style["color"])
-    ax.axhline(0, color="grey", lw=0.5)
-    ax.set_xlabel("rt (s)")
-    ax.set_ylabel(f"density per trial ({spec.meaning(upper)} above zero)")
-    shares = [
-        f"P({spec.meaning(upper)}): observed {np.mean(observed[:, 1] == upper):.3f}, "
-        f"predicted {np.mean(predicted[:, 1] == upper):.3f}"
-    ]
-    ax.set_title("\n".join(shares), fontsize=9)
-    ax.legend(fontsize=7)
+            ax.stairs(heights / max(len(rows), 1) / np.diff(edges), edges, **style)
+        ax.set_title(
+            f"{spec.meaning(response)}: observed {np.mean(observed[:, 1] == response):.3f}, "
+            f"predicted {np.mean(predicted[:, 1] == response):.3f}",
+            fontsize=8,
+        )
+        ax.set_xlabel("rt (s)")
+    axes[0][0].set_ylabel("density per trial")
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, out)

@@ -71,6 +71,7 @@ def _ssms_config(spec: ModelSpec) -> dict[str, Any]:
     from ssms.config import model_config
     from ssms.external_simulators.pyddm_mapper import SSMSToPyDDMMapper
 
+    spec.check_binary("a Fokker-Planck solution (one particle between two bounds)")
     config = model_config.get(spec.ssms_model or "")
     if config is None:
         raise SsmhubError(f"PyDDM needs an ssm-simulators model; {spec.name!r} names none")

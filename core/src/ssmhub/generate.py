@@ -202,6 +202,7 @@ def generate(
 
     manager = get_manager()
     spec = manager.catalog.get(model)
+    spec.check_kind(kind)
     recipe = recipe or manager.recipe(spec, kind)
     if recipe.kind != kind:
         raise SsmhubError(f"recipe.kind is {recipe.kind!r} but {kind!r} data was asked for")

@@ -135,6 +135,7 @@ def normalise(
 
     lan, cpn = read_pair(lan_dir, cpn_dir)
     spec = get_manager().catalog.get(lan.config.model)
+    spec.check_kind("lan")
     names = lan.config.parameter_names
     both = [lan.config.box, cpn.config.box]  # where both networks were trained
     box = np.array([(max(b[n][0] for b in both), min(b[n][1] for b in both)) for n in names])

@@ -14,14 +14,19 @@ if TYPE_CHECKING:
 
 
 def subplots(
-    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float], squeeze: bool = True
+    nrows: int = 1,
+    ncols: int = 1,
+    *,
+    figsize: tuple[float, float],
+    squeeze: bool = True,
+    sharey: bool = False,
 ) -> tuple[Figure, Any]:
     """A figure and its axes, drawn for a file: no pyplot, so no backend is chosen or
     changed for the user's session (a notebook keeps its inline plots)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=figsize)
-    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze, sharey=sharey)
 
 
 def save_figure(fig: Figure, out: Path) -> None:
@@ -44,6 +49,7 @@ def plot_network(model: str, sweep: str, out: Path, values: int = 5) -> None:
             f"--sweep: model {model!r} has no parameter {sweep!r}; it has "
             f"{', '.join(spec.parameter_names)}"
         )
+    spec.check_kind("lan")
     lan = load_network(model, "lan")
     box = lan.config.box
     defaults = np.array([p.default for p in spec.parameters])

@@ -255,9 +255,11 @@ class PluginManager:
 
     def default_likelihood(self, spec: ModelSpec) -> str:
         """The likelihood a model gets unless one is named: the first of
-        `DEFAULT_LIKELIHOODS` it has (``lan`` if none, so the error names what it has)."""
+        `DEFAULT_LIKELIHOODS` it has; if none, the last its choices allow (``lan``, or
+        ``mnle`` beyond two choices), so that the error names a network it could have."""
         offered = {b.name for b in self.likelihoods() if b.supports(spec)}
-        return next((name for name in DEFAULT_LIKELIHOODS if name in offered), "lan")
+        allowed = [name for name in DEFAULT_LIKELIHOODS if name in spec.network_kinds]
+        return next((name for name in DEFAULT_LIKELIHOODS if name in offered), allowed[-1])
 
     def likelihood(self, spec: ModelSpec, name: str | None = None) -> Likelihood:
         """Like `find_likelihood`, but a missing one is an error listing the available;

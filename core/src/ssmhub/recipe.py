@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from ssmhub.spec import ModelSpec
 
 NetworkKind = Literal["lan", "cpn", "mnle"]
+# Kinds whose format has room for two choices only: a LAN's input is one response code read
+# as lower/upper, a CPN's output one logit (and the LAN's correction is fitted to that CPN).
+BINARY_KINDS: frozenset[NetworkKind] = frozenset({"lan", "cpn"})
 # "simulation": raw simulated trials, no labels (the `mnle` kind, trained by maximum likelihood).
 Estimator = Literal["kde", "pyddm", "exact", "simulation"]
 

@@ -118,7 +118,7 @@ def render(name: str, ssms_model: str | None = None) -> dict[str, str]:
             else "None",
             "choices": repr(spec.choices),
             "choice_meanings": f"({', '.join(_quoted(spec.meaning(c)) for c in spec.choices)})",
-            "recipes": _recipes_source(ssms_model),
+            "recipes": _recipes_source(spec, ssms_model),
             "evaluate": (
                 _WITH_REFERENCE.format(name=name) if _solvable(ssms_model)[0] else _NO_REFERENCE
             ),
@@ -183,7 +183,7 @@ def _parameter_source(p: Parameter, note: str | None) -> str:
 
 # The README's word on `ssmhub evaluate`, which needs a reference likelihood.
 _WITH_REFERENCE = (
-    "`ssmhub evaluate runs/{name}-lan` then measures the network against PyDDM's solution of "
+    "`ssmhub evaluate runs/{name}-mnle` then measures the network against PyDDM's solution of "
     "the\nmodel and records its accuracy, which `ssmhub publish` requires."
 )
 _NO_REFERENCE = (
@@ -201,26 +201,35 @@ def _solvable(ssms_model: str) -> tuple[bool, str]:
     return SSMSToPyDDMMapper.is_compatible(model_config[ssms_model])
 
 
-def _recipes_source(ssms_model: str) -> str:
-    solvable, reason = _solvable(ssms_model)
-    if solvable:
-        why = (
-            "PyDDM solves this model's Fokker-Planck equation, so training labels carry no "
-            "KDE noise. FILL IN: the sizes (n_parameter_sets; n_training_points per set for "
-            "the LAN; grid, the solver's steps), after timing one parameter set, e.g. with "
-            "`ssmhub generate --parameter-sets 20`."
+def _recipes_source(spec: ModelSpec, ssms_model: str) -> str:
+    """An mnle recipe for every model (trained on raw simulations, any number of choices);
+    LAN and CPN recipes beside it for a two-choice model, labelled by PyDDM where it solves
+    the model, else by KDE."""
+    why = [
+        "The mnle network trains on raw simulated trials (n_simulations per parameter set). "
+        "FILL IN: the sizes, after timing a few parameter sets, e.g. with `ssmhub generate "
+        f"{spec.name} --kind mnle --parameter-sets 20`."
+    ]
+    recipes = ['Recipe(kind="mnle", estimator="simulation")']
+    if len(spec.choices) == 2:
+        solvable, reason = _solvable(ssms_model)
+        estimator = "pyddm" if solvable else "kde"
+        why.append(
+            "LAN and CPN labels: PyDDM solves this model's Fokker-Planck equation, so they "
+            "carry no KDE noise."
+            if solvable
+            else f"LAN and CPN labels: PyDDM cannot solve this model ({reason}), so they come "
+            "from KDE over simulations."
         )
-        estimator = "pyddm"
+        recipes += [f'Recipe(kind="{kind}", estimator="{estimator}")' for kind in ("lan", "cpn")]
     else:
-        why = (
-            f"PyDDM cannot solve this model ({reason}), so training data are labelled by KDE "
-            "over simulations. FILL IN: the sizes (n_parameter_sets; n_simulations per set, "
-            "which a KDE's cost grows with; n_training_points per set for the LAN), after "
-            "timing one parameter set, e.g. with `ssmhub generate --parameter-sets 20`."
+        why.append(
+            f"No LAN or CPN: they represent two choices, and the model has {len(spec.choices)}."
         )
-        estimator = "kde"
-    comment = textwrap.fill(why, width=92, initial_indent="    # ", subsequent_indent="    # ")
-    recipes = ", ".join(
-        f'Recipe(kind="{kind}", estimator="{estimator}")' for kind in ("lan", "cpn")
+    comment = textwrap.fill(
+        " ".join(why), width=92, initial_indent="    # ", subsequent_indent="    # "
     )
-    return f"{comment}\n    recipes=({recipes}),"
+    one_line = f"    recipes=({', '.join(recipes)},),"  # as ruff formats it, where it fits
+    if len(one_line) > 100:
+        one_line = "    recipes=(" + "".join(f"\n        {r}," for r in recipes) + "\n    ),"
+    return f"{comment}\n{one_line}"

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from ssmhub.errors import ThetaError
-from ssmhub.recipe import NetworkKind, Recipe
+from ssmhub.errors import ChoicesError, ThetaError
+from ssmhub.recipe import BINARY_KINDS, NetworkKind, Recipe
 
 if TYPE_CHECKING:
     import numpy as np
@@ -116,6 +116,12 @@ class ModelSpec(BaseModel):
             raise ValueError(f"model {self.name!r}: more than one recipe per kind: {kinds}")
         for recipe in self.recipes:
             recipe.resolved_box(self)
+            if recipe.kind not in self.network_kinds:
+                raise ValueError(
+                    f"model {self.name!r}: a {recipe.kind} recipe, but a {recipe.kind} network "
+                    f"represents two choices only and the model has {list(self.choices)}; "
+                    "give an mnle recipe instead"
+                )
         return self
 
     @property
@@ -125,13 +131,35 @@ class ModelSpec(BaseModel):
     @property
     def upper_choice(self) -> int:
         """The response binary code (LAN, CPN, Fokker-Planck) calls upper: the largest choice,
-        as in ssm-simulators, where 1 is the upper bound and -1 (or 0) the lower."""
+        as in ssm-simulators, where 1 is the upper bound and -1 (or 0) the lower. Binary code
+        calls `check_binary` first: for more than two choices there is no upper one."""
         return max(self.choices)
 
     @property
     def lower_choice(self) -> int:
         """The response binary code calls lower: the smallest choice."""
         return min(self.choices)
+
+    @property
+    def network_kinds(self) -> tuple[NetworkKind, ...]:
+        """The network kinds that can represent this model's choices."""
+        kinds = get_args(NetworkKind)
+        return kinds if len(self.choices) == 2 else tuple(k for k in kinds if k not in BINARY_KINDS)
+
+    def check_kind(self, kind: NetworkKind) -> None:
+        """Refuse a network kind that cannot represent this model's choices, before any work:
+        a binary kind applied to three choices would score them silently wrong."""
+        if kind not in self.network_kinds:
+            self.check_binary(f"a {kind} network")
+
+    def check_binary(self, what: str) -> None:
+        """Refuse ``what`` (something that knows two choices only) for a model with more."""
+        if len(self.choices) != 2:
+            raise ChoicesError(
+                f"model {self.name!r} has {len(self.choices)} choices {list(self.choices)}, "
+                f"but {what} represents two choices only; use the mnle kind instead, which "
+                f"represents any number (`ssmhub generate {self.name} --kind mnle`)"
+            )
 
     def non_decision_time_of(self, theta: Mapping[str, Any]) -> Any:
         """The earliest possible reaction time under ``theta`` (numbers or arrays by name):

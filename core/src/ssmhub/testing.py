@@ -276,10 +276,15 @@ def _check_rows(spec: ModelSpec, kind: NetworkKind, rows: np.ndarray, width: int
         raise ConformanceError(
             spec.name, where, f"shape {rows.shape}, expected some rows of {width} columns"
         )
-    if not np.all(np.isfinite(rows)):
-        raise ConformanceError(spec.name, where, "holds non-finite values")
     p = len(spec.parameters)
-    if kind == "lan":
+    # An mnle's undecided trials are rows with rt and response NaN (`ssmhub.mnle`).
+    decided = ~np.isnan(rows[:, p]) if kind == "mnle" else np.ones(len(rows), bool)
+    if not (np.all(np.isfinite(rows[decided])) and np.all(np.isfinite(rows[~decided, :p]))):
+        raise ConformanceError(spec.name, where, "holds non-finite values")
+    if kind == "mnle" and np.any(~np.isnan(rows[~decided, p + 1])):
+        raise ConformanceError(spec.name, where, "an undecided trial (rt NaN) has a response")
+    if kind in ("lan", "mnle"):
+        rows = rows[decided]
         bad = ~np.isin(rows[:, p + 1], spec.choices)
         if bad.any():
             raise ConformanceError(
@@ -475,10 +480,13 @@ class PluginConformance:
         check_simulator(self._spec())
 
     def test_lan_recipe(self) -> None:
-        check_recipe(self._spec(), "lan")
+        self._recipe("lan")
 
     def test_cpn_recipe(self) -> None:
-        check_recipe(self._spec(), "cpn")
+        self._recipe("cpn")
+
+    def test_mnle_recipe(self) -> None:
+        self._recipe("mnle")
 
     def test_lan_network(self) -> None:
         self._network("lan")
@@ -486,12 +494,27 @@ class PluginConformance:
     def test_cpn_network(self) -> None:
         self._network("cpn")
 
+    def test_mnle_network(self) -> None:
+        self._network("mnle")
+
     def test_likelihoods(self) -> None:
         if not check_likelihoods(self._spec()):
-            _skip(f"model {self.model!r} has no likelihood (no shipped LAN, no closed form)")
+            _skip(f"model {self.model!r} has no likelihood (no shipped network, no closed form)")
+
+    def _kind_of_model(self, kind: NetworkKind) -> ModelSpec:
+        spec = self._spec()
+        if kind not in spec.network_kinds:
+            _skip(
+                f"model {self.model!r} has {len(spec.choices)} choices: a {kind} network "
+                "represents two only"
+            )
+        return spec
+
+    def _recipe(self, kind: NetworkKind) -> None:
+        check_recipe(self._kind_of_model(kind), kind)
 
     def _network(self, kind: NetworkKind) -> None:
-        if check_network(self._spec(), kind) is None:
+        if check_network(self._kind_of_model(kind), kind) is None:
             _skip(f"the plugin of {self.model!r} ships no {kind} network")
 
 

@@ -222,6 +222,7 @@ def train(
 
     manifest = complete_manifest(data_dir, kind)
     spec = get_manager().catalog.get(manifest.model)
+    spec.check_kind(manifest.kind)
     ndt = spec.non_decision_time
     if ndt is None:
         settings = settings.model_copy(update={"rt_feature": "rt"})

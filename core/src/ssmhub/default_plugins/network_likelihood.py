@@ -88,6 +88,7 @@ class NetworkLikelihood:
         return self.networks.locate_network(spec, "lan") is not None
 
     def build(self, spec: ModelSpec) -> Likelihood:
+        spec.check_kind("lan")
         lan = self.networks.load_network(spec, "lan")
         has_cpn = self.networks.locate_network(spec, "cpn") is not None
         cpn = self.networks.load_network(spec, "cpn") if has_cpn else None
