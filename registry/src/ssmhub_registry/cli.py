@@ -1,4 +1,4 @@
-"""The registry's ``ssmhub`` commands: pull, publish, networks, export.
+"""The registry's ``ssmhub`` commands: pull, publish, networks, export, import.
 
 Added to the core CLI through the ``register_commands`` hook. Each command imports what it
 needs when it runs, so ``ssmhub --help`` never loads huggingface_hub, onnx or JAX.
@@ -178,6 +178,55 @@ def export(
         )
 
 
+def import_(
+    file: Annotated[
+        Path, typer.Argument(help="ONNX file of a LAN in the toolbox contract (Gemm and Tanh).")
+    ],
+    model: Annotated[str, typer.Option(help="The installed model it is a LAN of, e.g. ddm.")],
+    out: Annotated[Path, typer.Option(help="New (or empty) directory for the network.")],
+    kind: Annotated[str, typer.Option(help="Network kind: lan, the one the contract holds.")] = (
+        "lan"
+    ),
+    box: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=LO,HI: the range of parameter NAME the network was trained on "
+            "(repeatable; default: the model's bounds).",
+        ),
+    ] = None,
+) -> None:
+    """Import a LAN from an ONNX file in the reference toolbox's contract as a network
+    directory."""
+    if kind != "lan":
+        raise SsmhubError(
+            f"--kind {kind!r} cannot be imported: the toolbox's ONNX contract is a per-trial "
+            "log-likelihood, so the one kind is lan"
+        )
+    from ssmhub.plugins import get_model
+    from ssmhub_registry.onnx_import import import_onnx, parse_box
+
+    spec = get_model(model)
+    result = import_onnx(file, model, out, parse_box(box or [], spec))
+    c = result.config
+    assert c.imported_from is not None
+    say(
+        f"wrote {out}: {c.model} lan imported from {file}, input (1, {len(c.inputs)}) = "
+        f"[{', '.join(c.inputs)}], hidden {list(c.hidden)} with tanh"
+    )
+    say(f"source sha256 {c.imported_from.sha256}")
+    say("box: " + ", ".join(f"{n} [{lo:g}, {hi:g}]" for n, (lo, hi) in c.box.items()))
+    from ssmhub.evaluation import has_reference
+
+    if has_reference(spec):
+        say(f"its accuracy is unknown: measure it with `ssmhub evaluate {out}`")
+    else:
+        say(
+            f"its accuracy is unknown, and model {model!r} has no reference likelihood to "
+            "measure it against: check it by parameter recovery"
+        )
+
+
 def register(app: typer.Typer) -> None:
     for command in (pull, publish, networks, export):
         app.command()(command)
+    app.command("import")(import_)

@@ -11,6 +11,19 @@ def _card_metrics(config: NetworkConfig) -> str:
     """Training and accuracy in words and one table; the loss by epoch stays in config.json."""
     metrics = config.metrics
     lines = []
+    source = config.imported_from
+    if source is not None:
+        lines.append(
+            f"Imported with `ssmhub import` from the {source.format.upper()} file "
+            f"`{source.file}` (sha256 `{source.sha256}`), not trained by ssmhub: its training "
+            "data are unknown, so the recipe in `config.json` is a stand-in (the box above, "
+            f"ssm-simulators' {config.recipe.max_rt:g} s horizon)"
+            + (
+                ", and its accuracy is unknown until `ssmhub evaluate` measures it."
+                if config.accuracy is None
+                else "."
+            )
+        )
     if "epochs" in metrics:
         start = config.settings.init
         lines.append(

@@ -65,6 +65,19 @@ class Accuracy(BaseModel):
         )
 
 
+class ImportedFrom(BaseModel):
+    """Where an imported network's weights came from (`ssmhub import`): a file ssmhub did
+    not train, whose training data it cannot know."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["onnx"] = "onnx"
+    file: str  # the file's name as given, without its directory
+    sha256: str  # of the file's bytes
+    producer_name: str | None = None  # what the file says made it, if it says
+    producer_version: str | None = None
+
+
 class NetworkConfig(BaseModel):
     """Everything needed to rebuild, check and trust a network, saved as config.json."""
 
@@ -94,6 +107,9 @@ class NetworkConfig(BaseModel):
     metrics: dict[str, Any] = {}
     command: str = ""
     correction: Correction | None = None
+    # Set for a network imported from a file (`ssmhub import`), not trained by ssmhub: its
+    # recipe is then a stand-in (the box it is used in), not the one of its training data.
+    imported_from: ImportedFrom | None = None
 
     @model_validator(mode="before")
     @classmethod
