@@ -30,6 +30,19 @@ if TYPE_CHECKING:
 # mark: they share one worker (`--dist loadgroup`), so none sees another's plugins come and go.
 INSTALLED_PLUGINS = pytest.mark.xdist_group("installed-plugins")
 
+# The models of the workspace's plugins, as `ssmhub models` lists them.
+BUILT_IN_MODELS = [
+    "angle",
+    "ddm",
+    "ddm_sdv",
+    "lba2",
+    "lba3",
+    "levy",
+    "ornstein",
+    "racing_diffusion_3",
+    "weibull",
+]
+
 # A model with three choices (ssm-simulators' race_no_bias_3), for every layer's K-choice path.
 RACE3_SOURCE = """
 import ssmhub

@@ -10,17 +10,24 @@ import re
 import textwrap
 
 import pytest
-from conftest import INSTALLED_PLUGINS, TINY_DDM_SOURCE, first_cells, run_cli, table_rows
+from conftest import (
+    BUILT_IN_MODELS,
+    INSTALLED_PLUGINS,
+    TINY_DDM_SOURCE,
+    first_cells,
+    run_cli,
+    table_rows,
+)
 
 import ssmhub
 from ssmhub.errors import ModelConflictError, SsmhubError
 from ssmhub.plugins import BUILTIN, PluginManager
+from ssmhub.scaffold import distribution_name
 
 pytestmark = INSTALLED_PLUGINS
 
 THETA = {"v": 1.0, "a": 1.0, "z": 0.5, "t": 0.3}
-# The models of the workspace's plugins, as `ssmhub models` lists them.
-MODELS = ["angle", "ddm", "levy", "ornstein", "weibull"]
+MODELS = BUILT_IN_MODELS
 WITHOUT_DDM = [m for m in MODELS if m != "ddm"]
 
 
@@ -165,7 +172,7 @@ def test_broken_plugin_is_reported_and_the_rest_works(plugin_dists, case):
     assert re.search(error, record.errors[0], re.DOTALL), record.errors
     assert manager.catalog.names() == MODELS  # no ghost, no badspec
     for name in MODELS:
-        assert records_of(manager, f"ssmhub-{name}")[0].status == "ok"
+        assert records_of(manager, distribution_name(name))[0].status == "ok"
 
     models = run_cli("models", plugins=plugin_dists)
     assert models.returncode == 0, models.stderr
@@ -177,7 +184,7 @@ def test_broken_plugin_is_reported_and_the_rest_works(plugin_dists, case):
     assert status.startswith("error ")
     assert shown in status
     for name in MODELS:
-        assert status_text(plugins.stdout, f"ssmhub-{name}") == "ok"
+        assert status_text(plugins.stdout, distribution_name(name)) == "ok"
 
 
 IMPORT_TIME_INVALID_SPEC = """

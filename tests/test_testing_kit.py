@@ -53,6 +53,22 @@ class TestLevy(PluginConformance):
     model = "levy"
 
 
+class TestLba2(PluginConformance):
+    model = "lba2"
+
+
+class TestLba3(PluginConformance):
+    model = "lba3"
+
+
+class TestRacingDiffusion3(PluginConformance):
+    model = "racing_diffusion_3"
+
+
+class TestDdmSdv(PluginConformance):
+    model = "ddm_sdv"
+
+
 class _TinyDdm(PluginConformance):  # not collected: run by hand below
     model = "tinyddm"
 

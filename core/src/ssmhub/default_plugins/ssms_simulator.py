@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,14 +36,16 @@ class SsmsSimulator:
         from ssms.basic_simulators.simulator import simulator
 
         k = len(next(iter(theta.values())))
-        out = simulator(
-            theta={name: np.asarray(v, dtype=np.float32) for name, v in theta.items()},
-            model=self.ssms_model,
-            n_samples=n_samples,
-            max_t=self.max_t,
-            # ssms' C code takes 31-bit seeds; fold larger ones in, deterministically.
-            random_state=None if seed is None else seed % 2**31,
-        )
+        # ssms' C code takes 31-bit seeds; fold larger ones in, deterministically.
+        random_state = None if seed is None else seed % 2**31
+        with _numpy_global_seed(random_state):
+            out = simulator(
+                theta={name: np.asarray(v, dtype=np.float32) for name, v in theta.items()},
+                model=self.ssms_model,
+                n_samples=n_samples,
+                max_t=self.max_t,
+                random_state=random_state,
+            )
         # ssms returns (n, 1) for one parameter row and (n, K, 1) for K rows.
         rt = np.asarray(out["rts"], dtype=np.float64).reshape(n_samples, k).T
         response = np.asarray(out["choices"]).reshape(n_samples, k).T.astype(np.int64)
@@ -51,6 +54,26 @@ class SsmsSimulator:
         return Simulation(
             rt=np.where(ended, OMITTED, rt), response=np.where(ended, OMITTED, response)
         )
+
+
+@contextlib.contextmanager
+def _numpy_global_seed(seed: int | None) -> Iterator[None]:
+    """NumPy's global generator seeded for one call, and put back as it was afterwards.
+
+    Some ssm-simulators 0.15 simulators (the LBAs' ``lba_vanilla``) draw from it and ignore
+    ``random_state``; without this the same seed would give other trials each time.
+    """
+    import numpy as np
+
+    if seed is None:
+        yield
+        return
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(saved)
 
 
 @hookimpl(trylast=True)

@@ -52,7 +52,7 @@ import jax.numpy as jnp
 
 from ssmhub.likelihood import Array
 
-__all__ = ["K_LARGE", "K_SMALL", "U_SWITCH", "log_choice_probability", "logpdf"]
+__all__ = ["K_LARGE", "K_SMALL", "U_SWITCH", "log_choice_probability", "log_fstd", "logpdf"]
 
 K_SMALL = 4
 """Small-time series: terms k = -K_SMALL..K_SMALL."""
@@ -88,7 +88,7 @@ def _log_fstd_large(u: Array, w: Array) -> Array:
     return _LOG_PI - _PI2_HALF * u + jnp.log(s)
 
 
-def _log_fstd(u: Array, w: Array) -> Array:
+def log_fstd(u: Array, w: Array) -> Array:
     """log f_std(u | w) from the series suited to ``u``.
 
     Each series sees only the ``u`` it is used for (the other gets a harmless stand-in), so
@@ -132,7 +132,7 @@ def logpdf(params: Array, rt: Array, response: Array) -> Array:
     w = jnp.where(ok, w, 0.5)
 
     u = tau / (sep * sep)
-    logp = -2.0 * jnp.log(sep) - drift * sep * w - 0.5 * drift * drift * tau + _log_fstd(u, w)
+    logp = -2.0 * jnp.log(sep) - drift * sep * w - 0.5 * drift * drift * tau + log_fstd(u, w)
     return jnp.where(ok, logp, outside.astype(dtype))
 
 
