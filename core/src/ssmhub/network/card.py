@@ -75,6 +75,13 @@ KIND_NAMES = {
 }
 
 
+def _choices(config: NetworkConfig) -> str:
+    """An mnle's choices in output order (a binary network's are the spec's lower/upper)."""
+    if config.choices is None:
+        return ""
+    return f" Choices, in output order: {', '.join(map(str, config.choices))}."
+
+
 def model_card(config: NetworkConfig) -> str:
     """A short model card: what the network is, how it was made, how well it does."""
     box = "\n".join(f"| {n} | {lo:g} | {hi:g} |" for n, (lo, hi) in config.box.items())
@@ -87,7 +94,7 @@ license: mit
 
 A {KIND_NAMES[config.kind]}
 for the `{config.model}` model, trained with ssmhub. Inputs: `{", ".join(config.inputs)}`;
-output: {config.output}; layers {list(config.hidden)} with {config.activation}.
+output: {config.output}; layers {list(config.hidden)} with {config.activation}.{_choices(config)}
 
 ## Training box
 

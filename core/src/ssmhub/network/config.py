@@ -46,7 +46,8 @@ class Accuracy(BaseModel):
     def markdown(self) -> str:
         """How it was measured, in a sentence, and the errors in a table."""
         lan = self.unit == "nats"
-        error = "log-likelihood (nats)" if lan else "P(upper choice)"
+        # A CPN's is P(upper choice); an mnle's, P(choice) of every choice the reference gives.
+        error = "log-likelihood (nats)" if lan else "choice probability"
         trials = f", {self.n_trials_per_set} trials each drawn from the model" if lan else ""
         maximum = "-" if self.max_abs_error is None else f"{self.max_abs_error:.4g}"
         unscored = (
