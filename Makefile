@@ -23,7 +23,7 @@ demo: $(VENV)/.synced
 test: $(VENV)/.synced
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mkdocs build --strict --quiet --site-dir $$(mktemp -d)
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -n 2 --dist loadgroup --durations=25
 
 test-fast: $(VENV)/.synced
 	$(VENV)/bin/pytest -n 2 --dist loadgroup -m "not slow and not network"

@@ -187,7 +187,7 @@ def test_the_contributing_tutorial_runs_as_written(tmp_path, monkeypatch):
         info = output_of("ssmhub info")
         assert "ornstein_angle (ssmhub-ornstein-angle 0.1.0)" in info, info
         kit = output_of("pytest")
-        assert "5 passed, 3 skipped" in kit, kit
+        assert "6 passed, 4 skipped" in kit, kit
         assert (work / "data" / "lan" / "manifest.json").is_file()
         evaluated = output_of("ssmhub evaluate")
         assert "median_abs_error (nats)" in evaluated, evaluated
