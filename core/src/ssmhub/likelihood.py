@@ -80,6 +80,19 @@ class ClosedFormLikelihood:
     models: frozenset[str]
     likelihood: Likelihood
 
+    @classmethod
+    def from_module(cls, spec: ModelSpec, module: str, name: str = "exact") -> ClosedFormLikelihood:
+        """``spec``'s closed form from ``module``, which defines ``logpdf`` and
+        ``log_choice_probability`` with `Likelihood`'s signatures; imported and jitted here,
+        so that a plugin imports JAX only when likelihoods are asked for."""
+        import importlib
+
+        import jax
+
+        found = importlib.import_module(module)
+        likelihood = Likelihood(jax.jit(found.logpdf), jax.jit(found.log_choice_probability))
+        return cls(name, frozenset({spec.name}), likelihood)
+
     def supports(self, spec: ModelSpec) -> bool:
         return spec.name in self.models
 

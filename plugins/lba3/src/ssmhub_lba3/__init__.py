@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ssmhub import ModelSpec, Parameter, Recipe, hookimpl
-from ssmhub.likelihood import ClosedFormLikelihood, Likelihood, LikelihoodBuilder
+from ssmhub.likelihood import ClosedFormLikelihood, LikelihoodBuilder
 from ssmhub.network import shipped_network
 from ssmhub.recipe import NetworkKind
 
@@ -99,9 +99,4 @@ def locate_network(spec: ModelSpec, kind: NetworkKind) -> Path | None:
 
 @hookimpl
 def register_likelihoods(register: Callable[[LikelihoodBuilder], None]) -> None:
-    import jax
-
-    from ssmhub_lba3 import exact  # imports jax: only when likelihoods are asked for
-
-    likelihood = Likelihood(jax.jit(exact.logpdf), jax.jit(exact.log_choice_probability))
-    register(ClosedFormLikelihood("exact", frozenset({SPEC.name}), likelihood))
+    register(ClosedFormLikelihood.from_module(SPEC, "ssmhub_lba3.exact"))
