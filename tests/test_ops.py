@@ -16,7 +16,7 @@ import pytest
 from pytensor.gradient import DisconnectedInputError
 
 from ssmhub.likelihood import Likelihood
-from ssmhub.ops import LogLikeOp, guard
+from ssmhub.ops import IMPOSSIBLE, IMPOSSIBLE_SLOPE, LogLikeOp, guard
 from ssmhub.plugins import get_model
 from ssmhub.spec import ModelSpec
 from ssmhub_ddm import exact
@@ -138,17 +138,20 @@ def ddm():
     return get_model("ddm")
 
 
-def test_rt_at_or_below_t_is_minus_inf_whatever_the_network_says(ddm):
+def test_rt_at_or_below_t_is_impossible_whatever_the_network_says(ddm):
+    """Probability zero in floating point, with a slope down t back to possible trials."""
     guarded = guard(Likelihood(floored_network, choice), ddm, None)
-    params = jnp.array([[1.0, 1.0, 0.5, 0.5]] * 3)
-    rt, response = jnp.array([0.4, 0.5, 0.9]), jnp.ones(3)
+    params = jnp.array([[1.0, 1.0, 0.5, 0.5]] * 3, dtype=jnp.float64)
+    rt, response = jnp.array([0.4, 0.5, 0.9], dtype=jnp.float64), jnp.ones(3)
     assert np.isfinite(floored_network(params, rt, response)).all()  # the trap
     logp = np.asarray(guarded.logp_rt(params, rt, response))
-    assert logp[0] == logp[1] == -np.inf
+    np.testing.assert_allclose(logp[:2], [IMPOSSIBLE - IMPOSSIBLE_SLOPE * 0.1, IMPOSSIBLE])
+    assert np.exp(logp[:2] - logp[2]).max() == 0.0  # against a possible trial: nothing
     assert np.isfinite(logp[2])
     grad = np.asarray(jax.grad(lambda p: guarded.logp_rt(p, rt, response).sum())(params))
     assert np.isfinite(grad).all()
-    np.testing.assert_array_equal(grad[:2], 0.0)
+    np.testing.assert_array_equal(grad[:2, :3], 0.0)
+    np.testing.assert_array_equal(grad[:2, 3], -IMPOSSIBLE_SLOPE)  # lower t: more possible
     assert grad[2, 3] != 0.0
 
 
@@ -170,8 +173,8 @@ def test_a_non_decision_time_named_ndt_keeps_the_rt_guard(ddm):
     params = jnp.array([[1.0, 1.0, 0.5, 0.5]] * 3)
     rt, response = jnp.array([0.4, 0.5, 0.9]), jnp.ones(3)
     logp = np.asarray(guarded.logp_rt(params, rt, response))
-    assert logp[0] == logp[1] == -np.inf
-    assert np.isfinite(logp[2])
+    assert (logp[:2] <= IMPOSSIBLE).all()
+    assert logp[2] > IMPOSSIBLE / 2
 
 
 def test_a_parameter_named_t_is_not_taken_for_a_non_decision_time(ddm):
@@ -179,7 +182,7 @@ def test_a_parameter_named_t_is_not_taken_for_a_non_decision_time(ddm):
     guarded = guard(Likelihood(floored_network, choice), spec, None)
     params = jnp.array([[1.0, 1.0, 0.5, 0.5]])
     logp = np.asarray(guarded.logp_rt(params, jnp.array([0.4]), jnp.ones(1)))
-    np.testing.assert_array_equal(logp, [-66.0])  # the network's floor, not the guard's -inf
+    np.testing.assert_array_equal(logp, [-66.0])  # the network's floor, not the guard's
 
 
 def test_outside_the_training_box_is_minus_inf_with_finite_gradient(ddm):

@@ -469,14 +469,16 @@ def _fit_and_report(
 ) -> None:
     from pydantic import ValidationError
 
-    from ssmhub.fitting import FitConfig, build_model, sample, write_results
+    from ssmhub.fitting import FitConfig, model_from_plan, plan_fit, sample, write_results
 
     try:
         config = FitConfig(**settings)
     except ValidationError as exc:
         raise SsmhubError(f"invalid fit settings: {exc}") from None
-    model = build_model(data, config, trialwise=trialwise)
-    idata = sample(model, config)
+    plan = plan_fit(data, config, trialwise)
+    for line in plan.report():
+        console.print(escape(line), soft_wrap=True)
+    idata = sample(model_from_plan(data, plan, trialwise), config)
     (used,) = json.loads(idata.attrs["ssmhub"])["observed"]  # build_model adds one SSM
     summary = write_results(idata, data, out, config.model, truth=truth)
     columns = [
@@ -501,7 +503,29 @@ def _fit_and_report(
             f"(weights sha256 {net['weights_sha256'][:12]}…)",
             soft_wrap=True,
         )
+    _print_diagnostics(idata, summary, plan, data)
     console.print(f"wrote idata.nc, summary.csv, posterior.png and ppc.png to {out}")
+
+
+def _print_diagnostics(idata: Any, summary: Any, plan: Any, data: pd.DataFrame) -> None:
+    from ssmhub.diagnostics import diagnose
+
+    rts = data["rt"].dropna()
+    spec = get_manager().catalog.get(plan.config.model)
+    found = diagnose(
+        idata,
+        summary,
+        plan.ranges,
+        fastest_rt=float(rts.min()) if len(rts) else None,
+        non_decision_time=spec.non_decision_time,
+    )
+    if not found:
+        console.print("diagnostics: no problems found (r_hat, ESS, divergences, tree depth, edges)")
+        return
+    table = Table("check", "seen", "what to do", title="diagnostics", show_lines=True)
+    for f in found:
+        table.add_row(f.check, escape(f.seen), f.advice)
+    console.print(table)
 
 
 @app.command()
@@ -516,13 +540,30 @@ def fit(
     fix: Annotated[
         list[str] | None, typer.Option(help="Fix a parameter, e.g. z=0.5 (repeatable).")
     ] = None,
+    formula: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Regress a parameter on the data's columns, e.g. "
+            "'v ~ 1 + x + (1|participant_id)' (repeatable)."
+        ),
+    ] = None,
+    p_outlier: Annotated[
+        str | None,
+        typer.Option(
+            help="Share of contaminant trials (uniform rt and choice): a number, or 'free'."
+        ),
+    ] = None,
     sampler: Sampler = "numpyro",
     draws: Draws = 1000,
     tune: Tune = 1000,
     chains: Chains = 2,
     seed: Seed = 0,
 ) -> None:
-    """Fit a model to your trials with NUTS; an empty rt is a response without a reaction time."""
+    """Fit a model to your trials with NUTS; an empty rt is a response without a reaction time.
+
+    Other columns are used only by formulas: a parameter without one takes one value for
+    all trials.
+    """
     from ssmhub.fitting import read_trials
     from ssmhub.observed import check_observed
 
@@ -536,6 +577,8 @@ def fit(
             "model": model,
             "likelihood": likelihood,
             "fixed": fixed,
+            "formulas": formula or [],
+            "p_outlier": p_outlier,
             "sampler": sampler,
             "draws": draws,
             "tune": tune,

@@ -1,8 +1,9 @@
 """From a table of trials to a posterior: what `ssmhub fit` and `ssmhub demo` run.
 
 Priors are uniform over the likelihood's valid range (a network's training box, else the
-spec's bounds), so nothing is silently extrapolated; parameters can be fixed. Results are
-written the way people read them: ``idata.nc``, ``summary.csv``, ``posterior.png``,
+spec's bounds), so nothing is silently extrapolated; parameters can be fixed, or regressed on
+the data's columns by formulas (`ssmhub.formulas`), and contaminant trials mixed in. Results
+are written the way people read them: ``idata.nc``, ``summary.csv``, ``posterior.png``,
 ``ppc.png``.
 """
 
@@ -11,12 +12,14 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 
 from ssmhub.errors import SsmhubError
+from ssmhub.formulas import Design, Formula, FormulaError, Link, describe_priors, design, regress
 from ssmhub.observed import where
 
 if TYPE_CHECKING:
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 
 Sampler = Literal["pymc", "numpyro", "blackjax"]
 PREDICTIVE_DRAWS = 500
+P_OUTLIER_PRIOR = (1.0, 19.0)  # Beta: mean 0.05, most mass below 0.15
 
 
 class FitConfig(BaseModel):
@@ -37,11 +41,35 @@ class FitConfig(BaseModel):
     model: str
     likelihood: str | None = None  # None: the model's best network (default_likelihood)
     fixed: dict[str, float] = {}
+    formulas: tuple[Formula, ...] = ()  # "v ~ 1 + x + (1|participant)" strings are parsed
+    p_outlier: Annotated[float, Field(ge=0.0, lt=1.0)] | Literal["free"] | None = None
     sampler: Sampler = "numpyro"
     draws: PositiveInt = 1000
     tune: PositiveInt = 1000
     chains: PositiveInt = 2
     seed: int = 0
+
+    @field_validator("formulas", mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        return tuple(Formula.parse(v) if isinstance(v, str) else v for v in value)
+
+    def check_formulas(self, spec: ModelSpec) -> None:
+        """Each formula names a free parameter of the model, once."""
+        seen: set[str] = set()
+        for f in self.formulas:
+            if f.parameter not in spec.parameter_names:
+                raise FormulaError(
+                    f"formula '{f}': model {spec.name!r} has no parameter {f.parameter!r}; "
+                    f"it has {', '.join(spec.parameter_names)}"
+                )
+            if f.parameter in self.fixed:
+                raise FormulaError(f"formula '{f}': {f.parameter} is also fixed (--fix)")
+            if f.parameter in seen:
+                raise FormulaError(f"formula '{f}': a second formula for {f.parameter}")
+            seen.add(f.parameter)
 
 
 def read_trials(path: Path) -> pd.DataFrame:
@@ -82,34 +110,121 @@ def prior_ranges(config: FitConfig) -> dict[str, tuple[float, float]]:
     }
 
 
+PARTICIPANT_COLUMNS = ("participant_id", "participant", "subj_idx", "subject", "subject_id")
+
+
+class UnusedColumnWarning(UserWarning):
+    """A column that looks like a participant identifier, which no formula uses: the fit
+    pools every participant's trials as one."""
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """What a fit will be, decided before any model is built: priors, regressions, links
+    and what is done with each row and column of the data (printed by `ssmhub fit`)."""
+
+    config: FitConfig
+    ranges: dict[str, tuple[float, float]]  # uniform priors of the parameters not regressed
+    designs: list[Design]
+    links: dict[str, Link]
+    n_rt: int  # trials scored with their reaction time
+    n_choice_only: int  # trials scored by their choice alone (an empty rt)
+    unused: list[str]  # columns that nothing in the model reads
+
+    def report(self) -> list[str]:
+        lines = [
+            f"{self.n_rt} trials scored with their rt, {self.n_choice_only} by their choice "
+            "alone (an empty rt)"
+        ]
+        lines += [f"{name} ~ Uniform({lo:g}, {hi:g})" for name, (lo, hi) in self.ranges.items()]
+        lines += describe_priors(self.designs, self.links)
+        if self.config.p_outlier == "free":
+            lines.append(f"p_outlier ~ Beta{P_OUTLIER_PRIOR}: contaminants, uniform rt and choice")
+        elif self.config.p_outlier is not None:
+            lines.append(
+                f"p_outlier = {self.config.p_outlier:g}: contaminants, uniform rt and choice"
+            )
+        if self.unused:
+            lines.append(f"columns no formula uses: {', '.join(self.unused)}")
+        return lines
+
+
+def plan_fit(
+    data: pd.DataFrame, config: FitConfig, trialwise: Mapping[str, Any] | None = None
+) -> FitPlan:
+    """The priors, designs and links of a fit of ``data``; warns (`UnusedColumnWarning`)
+    when a participant column is left out of every formula."""
+    from ssmhub.plugins import get_manager
+
+    spec = get_manager().catalog.get(config.model)
+    config.check_formulas(spec)
+    ranges = prior_ranges(config)
+    designs = [design(f, data) for f in config.formulas]
+    links = {}
+    ndt = spec.non_decision_time
+    for d in designs:
+        p = d.formula.parameter
+        lower, upper = ranges.pop(p)
+        centre = (lower + upper) / 2
+        if p == ndt and config.p_outlier is None:
+            # Every trial needs rt > t (unless contaminants explain it): start t below the
+            # fastest rt.
+            centre = sum(_below_fastest_rt(p, (lower, upper), data)) / 2
+        links[p] = Link(lower, upper, centre)
+    if ndt in ranges and ndt not in (trialwise or {}) and config.p_outlier is None:
+        ranges[ndt] = _below_fastest_rt(ndt, ranges[ndt], data)
+    read = {"rt", "response"}.union(*(d.variables for d in designs))
+    unused = [str(c) for c in data.columns if c not in read]
+    for column in unused:
+        if column.lower() in PARTICIPANT_COLUMNS:
+            warnings.warn(
+                f"column {column!r} looks like a participant identifier, but no formula uses "
+                f"it: all trials are fitted as one participant; to fit participants, add a "
+                f'group effect, e.g. --formula "v ~ 1 + (1|{column})"',
+                UnusedColumnWarning,
+                stacklevel=2,
+            )
+    has_rt = int(data["rt"].notna().sum())
+    return FitPlan(config, ranges, designs, links, has_rt, len(data) - has_rt, unused)
+
+
 def build_model(
     data: pd.DataFrame, config: FitConfig, trialwise: Mapping[str, Any] | None = None
 ) -> pm.Model:
-    """A PyMC model: uniform priors, fixed values, and ``SSM`` on the trials.
+    """A PyMC model: uniform priors, fixed values, regressions from the formulas, and
+    ``SSM`` on the trials (mixed with contaminants if ``config.p_outlier``) (`plan_fit`).
 
     ``trialwise`` maps a parameter to per-trial multipliers (e.g. ``{"v": condition_sign}``),
     so one free parameter serves conditions that differ by a known factor.
     """
+    return model_from_plan(data, plan_fit(data, config, trialwise), trialwise)
+
+
+def model_from_plan(
+    data: pd.DataFrame, plan: FitPlan, trialwise: Mapping[str, Any] | None = None
+) -> pm.Model:
+    """The PyMC model that ``plan`` describes."""
     import pymc as pm
 
-    from ssmhub.plugins import get_manager
     from ssmhub.pymc import SSM
 
-    ranges = prior_ranges(config)
-    ndt = get_manager().catalog.get(config.model).non_decision_time
-    if ndt in ranges and ndt not in (trialwise or {}):
-        ranges[ndt] = _below_fastest_rt(ndt, ranges[ndt], data)
+    config = plan.config
     with pm.Model() as model:
         params: dict[str, Any] = dict(config.fixed)
-        for name, (lower, upper) in ranges.items():
+        for name, (lower, upper) in plan.ranges.items():
             params[name] = pm.Uniform(name, lower, upper)
+        params.update(regress(plan.designs, plan.links))
         for name, factor in (trialwise or {}).items():
             params[name] = params[name] * factor
+        p_outlier = config.p_outlier
+        if p_outlier == "free":
+            p_outlier = pm.Beta("p_outlier", *P_OUTLIER_PRIOR)
         SSM(
             "trials",
             model=config.model,
             likelihood=config.likelihood,
             observed=data[["rt", "response"]],
+            p_outlier=p_outlier,
             **params,
         )
     return model

@@ -205,15 +205,23 @@ def _register_with_numba() -> None:
     numba_funcify.register(LogLikeVJPOp)(_numba_funcify)
 
 
+IMPOSSIBLE = -1e10  # nats: e^-1e10 is 0 in any float, whatever the other trials give
+IMPOSSIBLE_SLOPE = 1e3  # nats per second of t - rt: the way back to possible trials
+
+
 def guard(
     likelihood: Likelihood, spec: ModelSpec, box: Mapping[str, tuple[float, float]] | None
 ) -> Likelihood:
-    """``likelihood`` with ``-inf`` where the model or the network cannot be trusted.
+    """``likelihood`` guarded where the model or the network cannot be trusted.
 
     A trial with ``rt <= t`` (``t`` the spec's `ModelSpec.non_decision_time`, if any) is
-    impossible, whatever a network says: a finite floor there would make a large ``t`` look
-    plausible.
-    Parameter rows outside ``box`` (None: no box) are ``-inf`` too. Guarded rows are
+    impossible, whatever a network says. It scores `IMPOSSIBLE` (less a slope of
+    `IMPOSSIBLE_SLOPE` per second of ``t - rt``), not ``-inf``: against any possible
+    trial's value that is a probability of exactly zero in floating point, so posteriors are
+    unchanged, but a sampler started where ``t`` is too large can leave, down the slope
+    (``pm.sample()`` needs no starting values). A floor a likelihood could beat (HSSM's
+    -66) would instead make a large ``t`` look plausible.
+    Parameter rows outside ``box`` (None: no box) are ``-inf``. Guarded rows are
     evaluated at a stand-in point inside the box and masked afterwards (the double
     ``where``), so gradients stay finite there. ``params`` keeps its shape throughout: one
     row shared by all trials stays one row, and a ``row`` argument (`Likelihood.by_row`)
@@ -242,9 +250,11 @@ def guard(
         t_of = params[..., t] if t is not None else jnp.zeros(params.shape[:-1], params.dtype)
         if row:
             ok, t_of = ok[row[0]], t_of[row[0]]
-        ok = ok & (rt > t_of)
-        rt = jnp.where(ok, rt, t_of + 1.0)
-        return jnp.where(ok, likelihood.logp_rt(params, rt, response, *row), -jnp.inf)
+        possible = rt > t_of
+        safe_rt = jnp.where(ok & possible, rt, t_of + 1.0)
+        value = likelihood.logp_rt(params, safe_rt, response, *row)
+        impossible = IMPOSSIBLE - IMPOSSIBLE_SLOPE * (t_of - rt)
+        return jnp.where(ok, jnp.where(possible, value, impossible.astype(value.dtype)), -jnp.inf)
 
     def logp_choice(params: Array, response: Array, *row: Array) -> Array:
         assert likelihood.logp_choice is not None

@@ -30,6 +30,7 @@ from pytensor import config
 from pytensor.compile.sharedvalue import SharedVariable
 from pytensor.graph.traversal import ancestors
 from pytensor.tensor.basic import infer_static_shape
+from pytensor.tensor.special import logaddexp
 from pytensor.tensor.type import float_dtypes
 from pytensor.tensor.variable import TensorConstant, TensorVariable
 
@@ -46,7 +47,6 @@ from ssmhub.trial_groups import trial_groups
 __all__ = [
     "SSM",
     "OutsideTrainingBoxWarning",
-    "StartingPointWarning",
     "initvals",
     "provenance",
     "sample",
@@ -59,11 +59,6 @@ class OutsideTrainingBoxWarning(UserWarning):
     """A prior reaches where the network was not trained: the likelihood is -inf there."""
 
 
-class StartingPointWarning(UserWarning):
-    """The model would start where the observed trials are impossible (non-decision time >=
-    an rt)."""
-
-
 class SSM:
     """A sequential sampling model's trials as a PyMC distribution.
 
@@ -74,9 +69,13 @@ class SSM:
     model's best network (`PluginManager.default_likelihood`: its mnle, else its LAN). With
     a network likelihood, parameters outside the networks' training box get -inf unless
     ``extrapolate=True``; priors reaching outside it give an `OutsideTrainingBoxWarning`.
-    A prior of the non-decision time (`ModelSpec.non_decision_time`) starting at or above
-    the fastest rt gives a `StartingPointWarning`:
-    ``pm.sample(initvals=ssmhub.pymc.initvals())`` starts it below.
+    A trial with rt <= t (`ModelSpec.non_decision_time`) is impossible (`ssmhub.ops.guard`),
+    yet ``pm.sample()`` may start there and leave; a fixed t at or above an observed rt is
+    refused. ``pm.sample(initvals=ssmhub.pymc.initvals())`` starts t below the fastest rt.
+
+    ``p_outlier`` (a number or a PyMC variable) mixes in contaminant trials, as is standard:
+    a uniform choice, with an rt uniform on (0, ``outlier_rt_max``) (None: the slowest
+    observed rt). A trial without an rt gets the matching mixture of choice probabilities.
     """
 
     def __new__(
@@ -87,6 +86,8 @@ class SSM:
         *,
         observed: Any = None,
         extrapolate: bool = False,
+        p_outlier: Any = None,
+        outlier_rt_max: float | None = None,
         dims: Any = None,
         shape: Any = None,
         **params: Any,
@@ -94,9 +95,13 @@ class SSM:
         dist = _Distribution.create(model, likelihood, extrapolate, params)
         tensors = dist.tensors(params)
         data, observed = dist.observe(observed, tensors)
+        if p_outlier is not None and outlier_rt_max is None and data is not None:
+            outlier_rt_max = float(np.nanmax(data[:, 0], initial=0.0))
+        mixture = dist.contaminants(p_outlier, outlier_rt_max)
         rv = pm.CustomDist(
             name,
             *tensors.values(),
+            *mixture,
             **dist.custom_dist_kwargs(),
             observed=observed,
             dims=dims,
@@ -112,7 +117,7 @@ class SSM:
         if dist.box is not None:
             _warn_outside_box(pm_model, tensors, dist.box, f"{dist.name!r} likelihood")
         ndt = dist.spec.non_decision_time
-        if data is not None and ndt is not None:
+        if data is not None and ndt is not None and p_outlier is None:  # else nothing is impossible
             _check_t_start(pm_model, rv, ndt, tensors[ndt], data[:, 0])
         return rv
 
@@ -123,14 +128,21 @@ class SSM:
         likelihood: str | None = None,
         *,
         extrapolate: bool = False,
+        p_outlier: Any = None,
+        outlier_rt_max: float | None = None,
         shape: Any = None,
         size: Any = None,
         **params: Any,
     ) -> TensorVariable:
         """The distribution outside a model (for ``pm.logp``, ``pm.draw``)."""
         dist = _Distribution.create(model, likelihood, extrapolate, params)
+        mixture = dist.contaminants(p_outlier, outlier_rt_max)
         return pm.CustomDist.dist(
-            *dist.tensors(params).values(), **dist.custom_dist_kwargs(), shape=shape, size=size
+            *dist.tensors(params).values(),
+            *mixture,
+            **dist.custom_dist_kwargs(),
+            shape=shape,
+            size=size,
         )
 
 
@@ -144,6 +156,7 @@ class _Distribution:
     box: Box | None  # parameters outside it get -inf; None: no box (or extrapolate=True)
     simulator: Simulator
     ops: dict[bytes, LogLikeOp] = field(default_factory=dict)
+    outlier_rt_max: float | None = None  # set: the last parameter is p_outlier
 
     @classmethod
     def create(
@@ -180,8 +193,25 @@ class _Distribution:
                     )
         return out
 
+    def contaminants(self, p_outlier: Any, rt_max: float | None) -> list[TensorVariable]:
+        """The extra parameter of a contaminant mixture: [p_outlier], or [] without one."""
+        if p_outlier is None:
+            return []
+        if rt_max is None or not np.isfinite(rt_max) or rt_max <= 0:
+            raise ThetaError(
+                f"outlier_rt_max = {rt_max}: contaminant rts are uniform on (0, outlier_rt_max), "
+                "which needs a positive number (None takes the slowest observed rt)"
+            )
+        p = pt.as_tensor_variable(p_outlier)
+        if p.ndim > 0:
+            raise ThetaError(f"p_outlier must be one number or a scalar variable, got {p.ndim}-D")
+        if isinstance(p, TensorConstant) and not 0 <= float(p.data) < 1:
+            raise ThetaError(f"p_outlier = {float(p.data):g} must lie in [0, 1)")
+        self.outlier_rt_max = float(rt_max)
+        return [p if p.dtype in float_dtypes else p.astype(config.floatX)]
+
     def custom_dist_kwargs(self) -> dict[str, Any]:
-        n = len(self.spec.parameters)
+        n = len(self.spec.parameters) + (self.outlier_rt_max is not None)
         return {
             "logp": self.logp,
             "random": self.random,
@@ -237,6 +267,12 @@ class _Distribution:
             raise SsmhubError(
                 f"SSM values must be (N, 2) rows of [rt, response], got {value.ndim}-D"
             )
+        if self.outlier_rt_max is not None:
+            *params, p = params
+            return self._mixed(self._model_logp(value, *params), value, p)
+        return self._model_logp(value, *params)
+
+    def _model_logp(self, value: TensorVariable, *params: TensorVariable) -> TensorVariable:
         has_rt, groups = None, None
         if isinstance(value, TensorConstant):
             has_rt = ~np.isnan(value.data[:, 0])
@@ -250,11 +286,36 @@ class _Distribution:
             )
         return self.ops[key](value, *params)
 
+    def _mixed(self, loglik: TensorVariable, value: TensorVariable, p: TensorVariable):
+        """Each trial's log-likelihood mixed with the contaminant process's: a uniform choice
+        and, for a trial with an rt, a uniform rt on (0, outlier_rt_max)."""
+        assert self.outlier_rt_max is not None
+        rt = value[:, 0]
+        log_uniform = -np.log(len(self.spec.choices)) - pt.switch(
+            pt.isnan(rt), 0.0, np.log(self.outlier_rt_max)
+        )
+        possible = pt.isnan(rt) | ((rt > 0) & (rt <= self.outlier_rt_max))
+        contaminant = pt.switch(possible, log_uniform, -np.inf)
+        return logaddexp(pt.log1p(-p) + loglik, pt.log(p) + contaminant)
+
     def random(
         self, *params: np.ndarray, rng: np.random.Generator, size: tuple[int, ...] | None
     ) -> np.ndarray:
         """Trials from the model's simulator: (*size, 2) rows of [rt, response]; an omitted
-        trial is [NaN, `ssmhub.simulator.OMITTED`]."""
+        trial is [NaN, `ssmhub.simulator.OMITTED`]. With contaminants, each trial is one with
+        probability p_outlier."""
+        if self.outlier_rt_max is not None:
+            *params, p = params
+            out = self._simulate(*params, rng=rng, size=size)
+            swap = rng.random(out.shape[:-1]) < np.broadcast_to(p, out.shape[:-1])
+            out[swap, 0] = rng.uniform(0.0, self.outlier_rt_max, swap.sum())
+            out[swap, 1] = rng.choice(np.asarray(self.spec.choices), swap.sum())
+            return out
+        return self._simulate(*params, rng=rng, size=size)
+
+    def _simulate(
+        self, *params: np.ndarray, rng: np.random.Generator, size: tuple[int, ...] | None
+    ) -> np.ndarray:
         batch = tuple(size) if size is not None else np.broadcast_shapes(*map(np.shape, params))
         theta = {
             name: np.broadcast_to(np.asarray(p, dtype=np.float64), batch).ravel()
@@ -425,10 +486,11 @@ def initvals(model: pm.Model | None = None) -> dict[str, np.ndarray]:
     """Starting values that keep each SSM's non-decision time below its fastest rt, for
     ``pm.sample``.
 
-    ``pm.sample(initvals=ssmhub.pymc.initvals())`` starts a model whose ``t`` prior is
-    centred at or above the fastest rt, where every trial is impossible. Empty when the
-    priors' own starting points will do. (A model-level initval would do the same, but
-    PyMC's ``compute_log_likelihood`` refuses models that have one.)
+    A model whose ``t`` prior is centred at or above the fastest rt starts where trials are
+    impossible; ``pm.sample()`` leaves down the guard's slope (`ssmhub.ops.guard`), and
+    ``pm.sample(initvals=ssmhub.pymc.initvals())`` starts below instead, sparing warm-up
+    steps. Empty when the priors' own starting points will do. (A model-level initval would
+    do the same, but PyMC's ``compute_log_likelihood`` refuses models that have one.)
     """
     model = pm.modelcontext(model)
     fastest: dict[TensorVariable, float] = {}
@@ -463,10 +525,7 @@ def _check_t_start(
     model: pm.Model, rv: TensorVariable, name: str, t: TensorVariable, rt: np.ndarray
 ) -> None:
     """Refuse a fixed non-decision time ``t`` (the parameter ``name``) at or above an observed
-    rt; warn if a free one starts there.
-
-    Records ``t`` and the fastest rt on ``rv`` for `initvals`.
-    """
+    rt; for a free one, record ``t`` and the fastest rt on ``rv`` for `initvals`."""
     rts = rt[~np.isnan(rt)]
     if not rts.size:
         return
@@ -483,18 +542,4 @@ def _check_t_start(
         return
     if not _depends_on_free_rvs(model, t):
         return
-    fastest = float(rts.min())
-    rv.tag.ssmhub_t = (t, fastest)
-    start = _start(model, t)
-    if np.any(start >= fastest):
-        fix = (
-            "pass initvals=ssmhub.pymc.initvals() to pm.sample"
-            if t in model.free_RVs
-            else f"give the variables {name} is made of initvals that put it below"
-        )
-        warnings.warn(
-            f"{name} would start at {start.max():g}, not below the fastest rt {fastest:g}, where "
-            f"every trial is impossible: {fix}, or a prior centred below {fastest:g}",
-            StartingPointWarning,
-            stacklevel=3,
-        )
+    rv.tag.ssmhub_t = (t, float(rts.min()))
