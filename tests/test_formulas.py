@@ -268,6 +268,8 @@ def test_cli_fits_formulas_with_contaminants_and_reports_them(experiment, tmp_pa
         "60",
         "--chains",
         "1",
+        "--condition",
+        "condition",
         "--out",
         str(tmp_path / "fit"),
     )
@@ -278,6 +280,8 @@ def test_cli_fits_formulas_with_contaminants_and_reports_them(experiment, tmp_pa
     assert "p_outlier ~ Beta(1.0, 19.0)" in out
     assert "columns no formula uses: condition" in out
     assert "diagnostics" in out  # 60 draws of one chain: too few for the ESS bar
+    for picture in ("posterior.png", "ppc.png", "qp.png"):
+        assert (tmp_path / "fit" / picture).stat().st_size > 0
     summary = pd.read_csv(tmp_path / "fit" / "summary.csv", index_col=0)
     assert {"v_Intercept", "v_x", "v_1|participant_id_sigma", "p_outlier", "a", "t"} <= set(
         summary.index
@@ -307,3 +311,31 @@ def test_cli_refuses_a_bad_formula_before_sampling(experiment, tmp_path, formula
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
     assert not (tmp_path / "fit").exists()
+
+
+@pytest.mark.slow
+def test_nuts_and_advi_fits_are_compared_by_loo(experiment, tmp_path):
+    from ssmhub.fitting import sample, write_results
+
+    data = experiment.drop(columns="participant_id")
+    for name, method in (("nuts", "nuts"), ("advi", "advi")):
+        settings = config(method=method, draws=80, tune=80, chains=1, advi_iterations=3000)
+        idata = sample(build_model(data, settings), settings, progressbar=False)
+        assert np.isfinite(idata.log_likelihood["trials"].to_numpy()).all()
+        write_results(idata, data, tmp_path / name, "ddm", by="condition")
+    result = run_cli("compare", str(tmp_path / "nuts"), str(tmp_path / "advi"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = " ".join(result.stdout.split())
+    assert "PSIS-LOO" in out
+    assert str(tmp_path / "nuts") in out
+    assert str(tmp_path / "advi") in out
+    lonely = run_cli("compare", str(tmp_path / "nuts"))
+    assert lonely.returncode == 2
+    assert "at least two" in lonely.stderr
+
+
+def test_diagnostics_say_advi_is_an_approximation():
+    rng = np.random.default_rng(1)
+    idata = az.from_dict({"posterior": {"v": rng.normal(0.5, 0.1, (1, 500))}})
+    found = diagnose(idata, az.summary(idata, round_to="none"), {"v": (-3, 3)})
+    assert [f.check for f in found] == ["ADVI"]

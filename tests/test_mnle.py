@@ -16,7 +16,7 @@ from conftest import RACE3_SOURCE, run_cli
 import ssmhub
 from ssmhub import Recipe
 from ssmhub.errors import SsmhubError, ThetaError
-from ssmhub.fitting import _plot_ppc
+from ssmhub.fit_plots import plot_ppc
 from ssmhub.generate import generate, read_manifest
 from ssmhub.mnle import choice_index, log_choice_probability, log_rt_density
 from ssmhub.network import Network, read_network
@@ -183,7 +183,7 @@ def test_a_three_choice_model_is_fitted_with_all_its_choices(tmp_path, monkeypat
     assert np.isfinite(idata.posterior["v0"]).all()
     predicted = np.asarray(idata.posterior_predictive["y"]).reshape(-1, 2)
     assert set(np.unique(predicted[:, 1])) == {0, 1, 2}
-    _plot_ppc(idata, data, tmp_path / "ppc.png", get_manager().catalog.get("race3"))
+    plot_ppc(idata, data, tmp_path / "ppc.png", get_manager().catalog.get("race3"))
     assert (tmp_path / "ppc.png").stat().st_size > 0
     with pm.Model(), pytest.raises(ObservedDataError, match="response"):
         SSM("y", "race3", "mnle", **theta, observed=np.array([[0.5, 3.0]]))

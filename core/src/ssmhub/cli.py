@@ -466,6 +466,7 @@ def _fit_and_report(
     out: Path,
     trialwise: dict[str, Any] | None = None,
     truth: dict[str, float] | None = None,
+    condition: str | None = None,
 ) -> None:
     from pydantic import ValidationError
 
@@ -475,12 +476,17 @@ def _fit_and_report(
         config = FitConfig(**settings)
     except ValidationError as exc:
         raise SsmhubError(f"invalid fit settings: {exc}") from None
+    if condition is not None and condition not in data.columns:
+        raise SsmhubError(
+            f"--condition: no column {condition!r} in the data; its columns are "
+            f"{', '.join(map(str, data.columns))}"
+        )
     plan = plan_fit(data, config, trialwise)
     for line in plan.report():
         console.print(escape(line), soft_wrap=True)
     idata = sample(model_from_plan(data, plan, trialwise), config)
     (used,) = json.loads(idata.attrs["ssmhub"])["observed"]  # build_model adds one SSM
-    summary = write_results(idata, data, out, config.model, truth=truth)
+    summary = write_results(idata, data, out, config.model, truth=truth, by=condition)
     columns = [
         c
         for c in summary.columns
@@ -489,8 +495,12 @@ def _fit_and_report(
     table = Table(
         "parameter",
         *columns,
-        title=f"posterior ({used['likelihood']} likelihood, {config.sampler}, "
-        f"{config.chains} x {config.draws} draws)",
+        title=f"posterior ({used['likelihood']} likelihood, "
+        + (
+            f"ADVI, {config.draws} draws)"
+            if config.method == "advi"
+            else f"{config.sampler}, {config.chains} x {config.draws} draws)"
+        ),
     )
     for name, row in summary[columns].iterrows():
         table.add_row(str(name), *(f"{x:.3f}" for x in row))
@@ -504,7 +514,7 @@ def _fit_and_report(
             soft_wrap=True,
         )
     _print_diagnostics(idata, summary, plan, data)
-    console.print(f"wrote idata.nc, summary.csv, posterior.png and ppc.png to {out}")
+    console.print(f"wrote idata.nc, summary.csv, posterior.png, ppc.png and qp.png to {out}")
 
 
 def _print_diagnostics(idata: Any, summary: Any, plan: Any, data: pd.DataFrame) -> None:
@@ -553,6 +563,13 @@ def fit(
             help="Share of contaminant trials (uniform rt and choice): a number, or 'free'."
         ),
     ] = None,
+    condition: Annotated[
+        str | None,
+        typer.Option(help="A column whose values are conditions: predictive plots per value."),
+    ] = None,
+    method: Annotated[
+        str, typer.Option(help="nuts, or advi (variational: fast, SDs too small).")
+    ] = "nuts",
     sampler: Sampler = "numpyro",
     draws: Draws = 1000,
     tune: Tune = 1000,
@@ -579,6 +596,7 @@ def fit(
             "fixed": fixed,
             "formulas": formula or [],
             "p_outlier": p_outlier,
+            "method": method,
             "sampler": sampler,
             "draws": draws,
             "tune": tune,
@@ -586,7 +604,48 @@ def fit(
             "seed": seed,
         },
         out,
+        condition=condition,
     )
+
+
+@app.command()
+def compare(
+    fits: Annotated[list[Path], typer.Argument(help="Directories written by `ssmhub fit`.")],
+) -> None:
+    """Rank fits of the same trials by their expected predictive accuracy (PSIS-LOO, ArviZ)."""
+    import arviz as az
+    import xarray as xr
+
+    if len(fits) < 2:
+        raise SsmhubError("compare needs at least two fit directories")
+    fitted = {}
+    for directory in fits:
+        path = directory / "idata.nc"
+        if not path.is_file():
+            raise SsmhubError(f"{path}: no such file; give directories written by `ssmhub fit`")
+        tree = xr.open_datatree(path)
+        if "log_likelihood" not in tree:
+            raise SsmhubError(f"{path}: no pointwise log-likelihood to compare by")
+        fitted[str(directory)] = tree
+    trials = {
+        name: {
+            d: n for d, n in tree.log_likelihood.dataset.sizes.items() if d not in ("chain", "draw")
+        }
+        for name, tree in fitted.items()
+    }
+    if len({tuple(sorted(t.items())) for t in trials.values()}) > 1:
+        raise SsmhubError(
+            "the fits scored different trials, so LOO cannot compare them: "
+            + "; ".join(f"{name}: {t}" for name, t in trials.items())
+        )
+    ranked = az.compare(fitted)
+    table = Table("fit", *map(str, ranked.columns), title="PSIS-LOO, best first")
+    for name, row in ranked.iterrows():
+        table.add_row(
+            escape(str(name)),
+            *(escape(f"{x:.3f}" if isinstance(x, float) else str(x)) for x in row),
+        )
+    console.print(table)
 
 
 @demo_app.command("neuroracer")

@@ -43,6 +43,15 @@ def diagnose(
     free ``non_decision_time`` is pinned when a few trials are faster than the model allows.
     """
     found = []
+    if "sample_stats" not in idata:  # a variational approximation: no chains to compare
+        found.append(
+            Finding(
+                "ADVI",
+                "draws from a mean-field approximation, not from the posterior",
+                "its means are often close, its SDs too small, and it shows no divergences: "
+                "fit the final model with NUTS (--method nuts)",
+            )
+        )
     high = summary[summary["r_hat"] > R_HAT]
     if len(high):
         found.append(
@@ -62,6 +71,8 @@ def diagnose(
                 "too few effective draws for stable means and intervals: more draws or chains",
             )
         )
+    if "sample_stats" not in idata:
+        return found + _edges(idata, ranges, fastest_rt, non_decision_time)
     stats = idata.sample_stats
     divergent = int(np.asarray(stats["diverging"]).sum())
     if divergent:
@@ -83,6 +94,17 @@ def diagnose(
                 "reparameterise, or raise max_treedepth",
             )
         )
+    return found + _edges(idata, ranges, fastest_rt, non_decision_time)
+
+
+def _edges(
+    idata: Any,
+    ranges: Mapping[str, tuple[float, float]],
+    fastest_rt: float | None,
+    non_decision_time: str | None,
+) -> list[Finding]:
+    """Parameters whose draws pile at an end of their range, or a t pinned at the fastest rt."""
+    found = []
     posterior = idata.posterior
     for name, (lo, hi) in ranges.items():
         if name not in posterior:

@@ -43,7 +43,9 @@ class FitConfig(BaseModel):
     fixed: dict[str, float] = {}
     formulas: tuple[Formula, ...] = ()  # "v ~ 1 + x + (1|participant)" strings are parsed
     p_outlier: Annotated[float, Field(ge=0.0, lt=1.0)] | Literal["free"] | None = None
-    sampler: Sampler = "numpyro"
+    method: Literal["nuts", "advi"] = "nuts"
+    sampler: Sampler = "numpyro"  # of NUTS
+    advi_iterations: PositiveInt = 30_000
     draws: PositiveInt = 1000
     tune: PositiveInt = 1000
     chains: PositiveInt = 2
@@ -259,10 +261,27 @@ def draw_posterior(
 ) -> Any:
     """NUTS draws as ``config`` says, started where every observed trial is possible;
     ``nuts`` goes to ``pm.sample`` (e.g. ``target_accept``). The networks that made them are
-    recorded in ``attrs["ssmhub"]`` (JSON, `ssmhub.pymc.provenance`)."""
+    recorded in ``attrs["ssmhub"]`` (JSON, `ssmhub.pymc.provenance`).
+
+    With ``config.method == "advi"``, draws from PyMC's mean-field ADVI instead (one
+    "chain"): much faster on large hierarchical models, but its posterior SDs are too small
+    and it hides what NUTS's diagnostics would show; check a final model with NUTS.
+    """
+    import pymc as pm
+
     from ssmhub.pymc import initvals, provenance, sample
 
     with model:
+        if config.method == "advi":
+            approx = pm.fit(
+                n=config.advi_iterations,
+                method="advi",
+                random_seed=config.seed,
+                progressbar=progressbar,
+            )
+            idata = approx.sample(draws=config.draws, random_seed=config.seed)
+            idata.attrs["ssmhub"] = json.dumps(provenance(model))
+            return idata
         idata = sample(
             initvals=initvals(),
             draws=config.draws,
@@ -286,7 +305,7 @@ def sample(model: pm.Model, config: FitConfig, progressbar: bool = True) -> Any:
     with model:
         # Predictive draws run the simulator once per posterior draw: a few hundred are
         # plenty for checking fit, and thousands would take minutes.
-        step = max(1, config.draws * config.chains // PREDICTIVE_DRAWS)
+        step = max(1, idata.posterior.sizes["chain"] * config.draws // PREDICTIVE_DRAWS)
         thinned = idata.posterior.dataset.isel(draw=slice(None, None, step))
         with warnings.catch_warnings():
             # PyTensor's numba backend runs the simulator, Python and C code, in object mode,
@@ -306,12 +325,14 @@ def write_results(
     out: Path,
     model: str,
     truth: Mapping[str, float] | None = None,
+    by: str | None = None,
 ) -> pd.DataFrame:
-    """Write idata.nc, summary.csv, posterior.png and ppc.png of a fit of ``model``; return
-    the summary."""
+    """Write idata.nc, summary.csv, posterior.png, ppc.png and qp.png of a fit of ``model``
+    (predictive plots per condition of column ``by``, if given); return the summary."""
     import arviz as az
 
     from ssmhub.files import write_text_atomically
+    from ssmhub.fit_plots import plot_posterior, plot_ppc, plot_quantile_probability
     from ssmhub.plugins import get_manager
 
     out.mkdir(parents=True, exist_ok=True)
@@ -322,58 +343,8 @@ def write_results(
     if truth:
         summary["true"] = [truth.get(str(name), float("nan")) for name in summary.index]
     write_text_atomically(out / "summary.csv", summary.to_csv())
-    _plot_posterior(idata, out / "posterior.png", truth or {})
-    _plot_ppc(idata, data, out / "ppc.png", get_manager().catalog.get(model))
+    spec = get_manager().catalog.get(model)
+    plot_posterior(idata, out / "posterior.png", truth or {})
+    plot_ppc(idata, data, out / "ppc.png", spec, by)
+    plot_quantile_probability(idata, data, out / "qp.png", spec, by)
     return summary
-
-
-def _plot_posterior(idata: Any, out: Path, truth: Mapping[str, float]) -> None:
-    from ssmhub.plots import save_figure, subplots
-
-    names = list(idata.posterior.data_vars)
-    fig, axes = subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
-    for ax, name in zip(axes[0], names, strict=True):
-        ax.hist(idata.posterior[name].values.ravel(), bins=40, color="black", histtype="step")
-        if name in truth:
-            ax.axvline(truth[name], color="tab:green", label="true value")
-            ax.legend(fontsize=7)
-        ax.set_title(name)
-    fig.suptitle("posterior")
-    fig.tight_layout()
-    save_figure(fig, out)
-
-
-def _plot_ppc(idata: Any, data: pd.DataFrame, out: Path, spec: ModelSpec) -> None:
-    """Observed rt histograms beside posterior-predictive ones, one panel per choice, each
-    titled with the choice's observed and predicted share of trials (any number of choices,
-    so none is drawn over another)."""
-    import numpy as np
-
-    from ssmhub.plots import save_figure, subplots
-
-    predicted = np.asarray(next(iter(idata.posterior_predictive.data_vars.values())))
-    predicted = predicted.reshape(-1, 2)
-    observed = data[["rt", "response"]].to_numpy(dtype=float)
-    finite = observed[np.isfinite(observed[:, 0])]
-    top = np.quantile(finite[:, 0], 0.99) if len(finite) else 5.0
-    bins = np.linspace(0, top * 1.2, 50)
-    k = len(spec.choices)
-    fig, axes = subplots(1, k, figsize=(3.5 * k, 3.5), sharey=True, squeeze=False)
-    for ax, response in zip(axes[0], spec.choices, strict=True):
-        for rows, style in (
-            (predicted, {"color": "tab:orange", "label": "posterior predictive"}),
-            (observed, {"color": "black", "label": "observed"}),
-        ):
-            rt = rows[(rows[:, 1] == response) & np.isfinite(rows[:, 0]), 0]
-            heights, edges = np.histogram(rt, bins=bins)
-            ax.stairs(heights / max(len(rows), 1) / np.diff(edges), edges, **style)
-        ax.set_title(
-            f"{spec.meaning(response)}: observed {np.mean(observed[:, 1] == response):.3f}, "
-            f"predicted {np.mean(predicted[:, 1] == response):.3f}",
-            fontsize=8,
-        )
-        ax.set_xlabel("rt (s)")
-    axes[0][0].set_ylabel("density per trial")
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    save_figure(fig, out)
