@@ -28,8 +28,10 @@ BARS = {
     # Issue 18's, for the models it names (lba2's network, when it ships, gets the same).
     **{(model, "mnle"): (0.02, 0.15) for model in ("ddm_sdv", "lba3", "racing_diffusion_3")},
 }
-# An mnle's choice probabilities, median |error| (issue 16 for the ddm, issue 18 for the rest).
-CHOICE_BARS = {model: 0.002 if model == "ddm" else 0.005 for model in CLOSED_FORM}
+# An mnle's choice probabilities, median |error|: issue 16's for the ddm, issue 18's for the
+# rest (Fokker-Planck references included: angle and weibull measured 0.0021-0.0025).
+CHOICE_BARS = {"ddm": 0.002}
+CHOICE_BAR = 0.005
 
 SHIPPED = [
     (spec.name, kind)
@@ -73,7 +75,7 @@ def test_shipped_network_is_as_accurate_as_its_card_says(model, kind):
         assert p99_bar is None or report.p99_abs_error <= p99_bar
     if kind == "mnle":
         choice = choice_accuracy(network, spec, draws, report.reference, seed=123)
-        assert choice.median_abs_error <= CHOICE_BARS[model]
+        assert choice.median_abs_error <= CHOICE_BARS.get(model, CHOICE_BAR)
         assert mass_error(network, np.stack([d.theta for d in draws[:5]])) < 1e-5
 
 
