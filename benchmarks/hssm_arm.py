@@ -3,7 +3,7 @@
 Runs in its own environment (HSSM is not a dependency of ssmhub)::
 
     python -m venv runs/hssm-venv && runs/hssm-venv/bin/pip install hssm==0.5.0 numpyro
-    runs/hssm-venv/bin/python benchmarks/hssm_arm.py DATA.csv scalar|hierarchical \
+    runs/hssm-venv/bin/python benchmarks/hssm_arm.py DATA.csv scalar|hierarchical|formulas \
         analytical|PATH.onnx DRAWS TUNE SEED
 
 and prints one JSON line: NUTS seconds (``HSSM.sample`` alone, NumPyro, 2 chains, no
@@ -31,10 +31,15 @@ def main() -> None:
     options: dict = {"loglik_kind": "analytical"}
     if loglik != "analytical":
         options = {"loglik": loglik, "loglik_kind": "approx_differentiable"}
-    if kind == "scalar":
-        include = [{"name": "z", "prior": 0.5}]
-    else:
-        include = [{"name": "v", "formula": "v ~ 1 + x + (1|participant)"}]
+    include = {
+        "scalar": [{"name": "z", "prior": 0.5}],
+        "hierarchical": [{"name": "v", "formula": "v ~ 1 + x + (1|participant)"}],
+        # experiment.py's model: the same formulas as ssmhub's side
+        "formulas": [
+            {"name": "v", "formula": "v ~ 1 + x + (1|participant_id)"},
+            {"name": "a", "formula": "a ~ 1 + (1|participant_id)"},
+        ],
+    }[kind]
     model = hssm.HSSM(
         data=data, model="ddm", include=include, p_outlier=None, lapse=None, **options
     )

@@ -284,3 +284,51 @@ def test_manifest_records_recipe_and_versions(tmp_path, cluster):
     assert Recipe.model_validate(manifest["recipe"]) == recipe
     assert {"ssmhub", "ssm-simulators", "ssmhub-ddm"} <= set(manifest["versions"])
     assert [s["rows"] for s in manifest["shards"]] == [1, 1]
+
+
+@pytest.mark.slow
+def test_generate_killed_mid_run_leaves_only_good_shards_and_a_rerun_finishes(tmp_path):
+    """SIGKILL (no cleanup runs) once some shards are written; every shard the manifest
+    lists must load with its checksum, and a rerun keeps them and makes the rest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "data"
+    command = [sys.executable, "-m", "ssmhub.cli", "generate", "ddm", "--kind", "mnle"]
+    command += ["--out", str(out), "--parameter-sets", "30000", "--workers", "1"]
+    victim = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if (out / MANIFEST).exists() and read_manifest(out).shards:
+                break
+            assert victim.poll() is None, "generate ended before it could be killed"
+            time.sleep(0.2)
+        os.killpg(victim.pid, signal.SIGKILL)  # the Dask worker processes too
+        victim.wait(timeout=60)
+    finally:
+        if victim.poll() is None:
+            os.killpg(victim.pid, signal.SIGKILL)
+    killed = read_manifest(out)
+    assert 1 <= len(killed.shards) < killed.n_shards == 3
+    for shard in killed.shards:
+        load_shard(out, shard, mmap=False)  # checks its sha256
+    written = {shard.file: (out / shard.file).stat().st_mtime_ns for shard in killed.shards}
+    finished = generate("ddm", "mnle", out, n_workers=1, recipe=_mnle_recipe(30_000))
+    assert finished.complete
+    assert len(finished.shards) == 3
+    for shard in finished.shards:
+        load_shard(out, shard, mmap=False)
+    assert {f: (out / f).stat().st_mtime_ns for f in written} == written  # kept, not redone
+    # Nothing shard-like besides the manifest's (an interrupted write leaves a hidden temp).
+    assert sorted(p.name for p in out.glob("shard-*")) == sorted(s.file for s in finished.shards)
+
+
+def _mnle_recipe(n_parameter_sets: int) -> Recipe:
+    from ssmhub import get_model
+
+    recipe = get_model("ddm").recipe("mnle")
+    return recipe.model_copy(update={"n_parameter_sets": n_parameter_sets})
